@@ -1,0 +1,5 @@
+"""`python -m edgeprune` runs the command-line interface."""
+
+from edgeprune.cli import main
+
+raise SystemExit(main())

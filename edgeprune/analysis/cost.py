@@ -1,0 +1,102 @@
+"""Cost model on the IR: MACs, FLOPs, parameters, weight and activation bytes per layer and in total.
+
+`inspect`, the pruner and the build report all read these numbers, so they agree by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from edgeprune.ir import Graph, Op
+
+# Inputs that are compile-time shape information rather than model parameters.
+_SHAPE_OPERANDS = {"RESHAPE", "PAD", "TRANSPOSE", "MEAN", "SQUEEZE"}
+
+
+@dataclass
+class LayerCost:
+    index: int
+    op: str
+    output_shape: tuple[int, ...]
+    macs: int
+    flops: int
+    params: int
+    weight_bytes: int
+    activation_bytes: int  # bytes of the op's outputs
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["output_shape"] = list(self.output_shape)
+        return d
+
+
+def _elements(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def op_macs(op: Op) -> int:
+    out = op.outputs[0]
+    if op.kind == "CONV_2D":
+        f = op.inputs[1]
+        _, kh, kw, cin_per_group = f.shape
+        return _elements(out.shape) * kh * kw * cin_per_group
+    if op.kind == "DEPTHWISE_CONV_2D":
+        _, kh, kw, _ = op.inputs[1].shape
+        return _elements(out.shape) * kh * kw
+    if op.kind == "FULLY_CONNECTED":
+        return _elements(out.shape) * op.inputs[1].shape[-1]
+    return 0
+
+
+def op_flops(op: Op) -> int:
+    macs = op_macs(op)
+    out_elems = _elements(op.outputs[0].shape)
+    if macs:
+        bias = out_elems if len(op.inputs) > 2 and op.inputs[2] is not None else 0
+        return 2 * macs + bias
+    if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return out_elems * op.attrs.get("filter_height", 1) * op.attrs.get("filter_width", 1)
+    if op.kind == "MEAN":
+        return _elements(op.inputs[0].shape)
+    if op.kind in ("ADD", "MUL", "RELU", "RELU6", "LOGISTIC", "HARD_SWISH", "QUANTIZE", "DEQUANTIZE"):
+        return out_elems
+    if op.kind == "SOFTMAX":
+        return 3 * out_elems
+    return 0
+
+
+def op_param_tensors(op: Op):
+    if op.kind in _SHAPE_OPERANDS:
+        return [t for t in op.inputs[:1] if t is not None and t.is_constant]
+    return [t for t in op.inputs if t is not None and t.is_constant]
+
+
+def layer_costs(graph: Graph) -> list[LayerCost]:
+    layers = []
+    for op in graph.ops:
+        params = op_param_tensors(op)
+        layers.append(
+            LayerCost(
+                index=op.index,
+                op=op.kind,
+                output_shape=tuple(op.outputs[0].shape),
+                macs=op_macs(op),
+                flops=op_flops(op),
+                params=sum(t.num_elements for t in params),
+                weight_bytes=sum(t.nbytes for t in params),
+                activation_bytes=sum(t.nbytes for t in op.outputs),
+            )
+        )
+    return layers
+
+
+def totals(layers: list[LayerCost]) -> dict:
+    return {
+        "macs": sum(x.macs for x in layers),
+        "flops": sum(x.flops for x in layers),
+        "params": sum(x.params for x in layers),
+        "weight_bytes": sum(x.weight_bytes for x in layers),
+    }

@@ -1,0 +1,1 @@
+"""Helpers for tests and verification: reference runs in LiteRT and single-op model construction."""
