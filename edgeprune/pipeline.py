@@ -1,0 +1,143 @@
+"""The build pipeline: model file -> IR -> lowered program -> C folder with a report, written atomically.
+
+`edgeprune build`, `inspect` and `verify` all go through here, so they see the same program and numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeprune.analysis.cost import layer_costs, totals
+from edgeprune.errors import EdgePruneError, ModelFormatError
+from edgeprune.ir import Graph, Tensor
+from edgeprune.lower import Program, lower_graph
+
+REPORT_NAME = "report.json"
+MODEL_COPY_NAME = "model.tflite"
+
+
+def load_model(path: str | Path) -> Graph:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".tflite" or (path.is_file() and path.read_bytes()[4:8] == b"TFL3"):
+        from edgeprune.importers import load_tflite
+
+        return load_tflite(path)
+    if not path.exists():
+        raise ModelFormatError(f"{path}: no such file")
+    raise ModelFormatError(f"{path}: unknown model format (expected a .tflite file)")
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    program: Program
+    layers: list[dict]
+    totals: dict
+
+    @property
+    def peak_ram_bytes(self) -> int:
+        return self.program.arena_bytes
+
+
+def analyze(graph: Graph) -> Analysis:
+    program = lower_graph(graph)
+    layers = []
+    for cost in layer_costs(graph):
+        op = graph.ops[cost.index]
+        out = op.outputs[0]
+        d = cost.as_dict()
+        d["arena_offset"] = program.offsets.get(id(out), -1)
+        d["arena_bytes"] = out.nbytes if id(out) in program.offsets else 0
+        layers.append(d)
+    t = totals(layer_costs(graph))
+    t["weight_bytes"] = program.weight_bytes  # what goes to flash: weights plus requantization tables
+    return Analysis(graph=graph, program=program, layers=layers, totals=t)
+
+
+def fit_report(analysis: Analysis, profile) -> dict:
+    """Flash and RAM against the profile, with the profile's reserve for the rest of the firmware."""
+    runtime_flash = int(profile.raw.get("runtime_flash_bytes_estimate", 32 * 1024))
+    flash_bytes = analysis.totals["weight_bytes"] + runtime_flash
+    ram_budget = profile.sram_bytes - profile.reserve_ram_bytes
+    flash_budget = profile.flash_bytes - profile.reserve_flash_bytes
+    return {
+        "flash_bytes": flash_bytes,
+        "flash_budget_bytes": flash_budget,
+        "ram_budget_bytes": ram_budget,
+        "fits_flash": flash_bytes <= flash_budget,
+        "fits_ram": analysis.peak_ram_bytes <= ram_budget,
+        "fits": flash_bytes <= flash_budget and analysis.peak_ram_bytes <= ram_budget,
+    }
+
+
+def summary(analysis: Analysis, profile) -> dict:
+    out = dict(analysis.totals)
+    out["peak_ram_bytes"] = analysis.peak_ram_bytes
+    out.update(fit_report(analysis, profile))
+    out["target"] = profile.name
+    out["layers"] = analysis.layers
+    return out
+
+
+def _tensor_json(t: Tensor) -> dict:
+    d = {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
+    if t.quant is not None:
+        d["scale"] = t.quant.scalar_scale
+        d["zero_point"] = t.quant.scalar_zero_point
+    return d
+
+
+def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None = None) -> dict:
+    """Compiles a model to a C folder at out_dir; returns the report. Nothing is left behind on error."""
+    from edgeprune.backends.c import emit_c
+
+    model_path = Path(model_path)
+    out_dir = Path(out_dir)
+    graph = load_model(model_path)
+    analysis = analyze(graph)
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / REPORT_NAME).is_file():
+        raise EdgePruneError(f"{out_dir}: exists and is not an edgeprune output folder; refusing to overwrite")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        artifact = emit_c(analysis.program, name or graph.name, tmp,
+                          target_description=f"{profile.name} ({profile.description})")
+        shutil.copyfile(model_path, tmp / MODEL_COPY_NAME)
+        report = summary(analysis, profile)
+        report.update({
+            "name": artifact.name,
+            "model": str(model_path),
+            "arena_bytes": analysis.program.arena_bytes,
+            "inputs": [_tensor_json(t) for t in graph.inputs],
+            "outputs": [_tensor_json(t) for t in graph.outputs],
+            "weight_symbols": artifact.weight_symbols,
+        })
+        (tmp / REPORT_NAME).write_text(json.dumps(report, indent=1) + "\n")
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old."))
+            os.replace(out_dir, old / "x")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def read_report(out_dir: str | Path) -> dict:
+    path = Path(out_dir) / REPORT_NAME
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EdgePruneError(f"{out_dir}: not an edgeprune build folder (no {REPORT_NAME})") from None
+    except (OSError, ValueError) as e:
+        raise EdgePruneError(f"{path}: unreadable ({e})") from None

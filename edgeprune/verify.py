@@ -1,0 +1,140 @@
+"""Runs what `build` emitted and checks it against LiteRT's reference kernels.
+
+On the host through the pybind11 module, or cross-compiled and run under QEMU with exact instruction counts,
+flash from the linked image and RAM from the arena, static data and the measured stack high-water.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeprune.errors import VerificationError
+from edgeprune.pipeline import MODEL_COPY_NAME, analyze, load_model, read_report
+from edgeprune.runtime.host import run_program
+from edgeprune.testing.reference import deterministic_input, litert_run
+
+FLOAT_TOLERANCE = 1e-4
+
+
+@dataclass
+class Verification:
+    result: dict
+    outputs: list[list[np.ndarray]]
+
+
+def _compare(ours: list[list[np.ndarray]], ref: list[list[np.ndarray]]) -> tuple[bool, float]:
+    bit_exact = True
+    max_abs = 0.0
+    for o_list, r_list in zip(ours, ref):
+        for o, r in zip(o_list, r_list):
+            o = np.asarray(o).reshape(r.shape)
+            if o.dtype != r.dtype or not np.array_equal(o, r):
+                bit_exact = False
+            diff = np.abs(o.astype(np.float64) - r.astype(np.float64))
+            if diff.size:
+                max_abs = max(max_abs, float(diff.max()))
+    return bit_exact, max_abs
+
+
+def verify(out_dir: str | Path, inputs: int = 8, qemu: bool = False, profile=None) -> dict:
+    from edgeprune.targets import load_profile
+
+    out_dir = Path(out_dir)
+    report = read_report(out_dir)
+    model_path = out_dir / MODEL_COPY_NAME
+    graph = load_model(model_path)
+    profile = profile or load_profile(report["target"])
+    if inputs < 1:
+        raise VerificationError("--inputs must be at least 1")
+    batches = [[deterministic_input(t.shape, t.dtype, seed=i) for t in graph.inputs] for i in range(inputs)]
+    reference = [litert_run(model_path, xs) for xs in batches]
+
+    result: dict = {"target": profile.name, "inputs_tested": inputs, "arena_bytes": report["arena_bytes"]}
+    if qemu:
+        ours, measured = _run_qemu(out_dir, report, graph, batches, profile)
+        result.update(measured)
+        result["mode"] = "qemu"
+    else:
+        program = analyze(graph).program
+        ours = [run_program(program, xs) for xs in batches]
+        result.update({"mode": "host", "instructions": None, "weight_bytes": program.weight_bytes})
+    bit_exact, max_abs = _compare(ours, reference)
+    float_outputs = any(t.dtype == "float32" for t in graph.outputs)
+    result["bit_exact"] = bit_exact
+    result["max_abs_diff"] = max_abs
+    result["tolerance"] = FLOAT_TOLERANCE if float_outputs else 0
+    result["passed"] = bit_exact or (float_outputs and max_abs <= FLOAT_TOLERANCE)
+    return result
+
+
+def _run_qemu(out_dir: Path, report: dict, graph, batches, profile):
+    from edgeprune.backends.c.cvalues import c_array_body
+    from edgeprune.backends.c.emit import _ENV
+    from edgeprune.targets import build_firmware, measure_size, run
+
+    name = report["name"]
+    context = {
+        "name": name,
+        "upper": name.upper(),
+        "n_inputs": len(batches),
+        "inputs": [
+            {"bytes": t.nbytes,
+             "bodies": [c_array_body(np.ascontiguousarray(b[k]).view(np.uint8), per_line=64) for b in batches]}
+            for k, t in enumerate(graph.inputs)
+        ],
+        "outputs": [{"bytes": t.nbytes} for t in graph.outputs],
+    }
+    with tempfile.TemporaryDirectory(prefix="edgeprune-verify-") as tmp:
+        tmp = Path(tmp)
+        harness = tmp / "harness.c"
+        harness.write_text(_ENV.get_template("harness.c.j2").render(**context))
+        model_sources = [out_dir / "src" / f"{name}.c", out_dir / "src" / f"{name}_weights.c"]
+        runtime_sources = sorted((out_dir / "runtime" / "kernels").glob("*.cc"))
+        sources = [harness, *model_sources, *runtime_sources]
+        includes = [out_dir / "include", out_dir / "src", out_dir / "runtime" / "include"]
+        elf = build_firmware(profile, sources, includes, tmp / "firmware.elf")
+        objects = sorted((tmp / "firmware.elf.build").glob("*.o"))
+        # Objects are numbered in source order: harness first, then the model and runtime, then board support.
+        n_model = len(model_sources) + len(runtime_sources)
+        model_objects = objects[1 : 1 + n_model]
+        not_model = [o for o in objects if o not in model_objects]
+        weights = set(report.get("weight_symbols", []))
+        deployed = measure_size(profile, elf, exclude_objects=not_model)
+        weight_part = measure_size(profile, elf, exclude_symbols=lambda s: s in weights)
+        static_model = measure_size(profile, elf, exclude_objects=model_objects)
+        run_result = run(profile, elf, timeout_s=1800, count_instructions=True)
+
+    text = run_result.stdout.decode(errors="replace")
+    if run_result.exit_code != 0:
+        raise VerificationError(
+            f"firmware for {profile.name} exited with status {run_result.exit_code}: {text[-300:]!r}"
+        )
+    ours = [[None] * len(graph.outputs) for _ in batches]
+    for m in re.finditer(r"^out (\d+) (\d+) ([0-9a-f]*)$", text, re.M):
+        i, k, hexdata = int(m.group(1)), int(m.group(2)), m.group(3)
+        t = graph.outputs[k]
+        ours[i][k] = np.frombuffer(bytes.fromhex(hexdata), dtype=t.dtype).reshape(t.shape)
+    if any(o is None for row in ours for o in row):
+        raise VerificationError(f"firmware output incomplete for {profile.name}: {text[-300:]!r}")
+    stack = re.search(r"^stack (\d+)$", text, re.M)
+    stack_bytes = int(stack.group(1)) if stack else 0
+    counts = list(run_result.instructions)
+    weight_bytes = weight_part["excluded_flash_bytes"]
+    static_ram = static_model["excluded_ram_bytes"]
+    measured = {
+        "instructions": counts[0] if counts else None,
+        "instructions_per_input": counts,
+        "flash_bytes": deployed["runtime_flash_bytes"],
+        "runtime_flash_bytes": deployed["runtime_flash_bytes"] - weight_bytes,
+        "weight_bytes": weight_bytes,
+        "ram_bytes": report["arena_bytes"] + static_ram + stack_bytes,
+        "static_ram_bytes": static_ram,
+        "stack_bytes": stack_bytes,
+        "firmware_flash_bytes": deployed["flash_bytes"],
+    }
+    return ours, measured
