@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up on a fresh Debian/Ubuntu machine: cross toolchains and QEMU from apt,
+# a virtualenv in .venv with edgeprune installed from this checkout (builds the C++ extension).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu"
+need_apt=0
+for tool in arm-none-eabi-gcc arm-none-eabi-g++ qemu-system-arm qemu-aarch64 aarch64-linux-gnu-gcc; do
+  command -v "$tool" >/dev/null 2>&1 || need_apt=1
+done
+if [ "$need_apt" = 1 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing cross toolchains and QEMU with apt" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check ".[test]"
