@@ -9,7 +9,9 @@
  * addresses additionally get a callback that snapshots the counter; each
  * begin/end pair appends "insns <n>" to outfile= (n = instructions executed
  * from the begin instruction up to, not including, the end instruction).
- * At exit "total <n>" is appended.
+ * The first begin also appends "first_begin <n>" (instructions executed
+ * before it: reset/exec, C runtime start-up and main() up to the call), and
+ * at exit "total <n>" is appended.
  *
  * Arguments (-plugin file=insn_count.so,begin=0x..,end=0x..,outfile=path):
  *   begin=ADDR   guest address of the begin marker (Thumb bit ignored)
@@ -73,6 +75,7 @@ EP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 static uint64_t g_count;        /* instructions executed so far */
 static uint64_t g_begin_snap;   /* counter at the last begin marker */
 static bool g_in_region;
+static bool g_seen_begin;
 static uint64_t g_begin_addr = UINT64_MAX;
 static uint64_t g_end_addr = UINT64_MAX;
 static FILE *g_out;
@@ -92,6 +95,12 @@ static void on_begin(unsigned int vcpu, void *udata)
 {
     (void)vcpu;
     (void)udata;
+    if (!g_seen_begin) {
+        char line[64];
+        g_seen_begin = true;
+        snprintf(line, sizeof(line), "first_begin %" PRIu64 "\n", g_count);
+        emit(line);
+    }
     g_begin_snap = g_count;
     g_in_region = true;
 }

@@ -24,3 +24,23 @@ __all__ = [
     "profile_names",
     "targets_dir",
 ]
+
+from edgeprune.targets.qemu import RunResult, plugin_path, run  # noqa: E402
+from edgeprune.targets.toolchain import (  # noqa: E402
+    build_firmware,
+    find_tool,
+    measure_size,
+    object_symbols,
+    symbol_address,
+)
+
+__all__ += [
+    "RunResult",
+    "build_firmware",
+    "find_tool",
+    "measure_size",
+    "object_symbols",
+    "plugin_path",
+    "run",
+    "symbol_address",
+]
