@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "measure_size",
     "symbol_address",
     "object_symbols",
+    "elf_alloc_sections",
 ]
 
 # Debian package that provides each external tool (used in error messages).
@@ -218,6 +220,38 @@ def symbol_address(profile: Profile, elf: Path, name: str) -> int | None:
     return None
 
 
+def elf_alloc_sections(elf: Path) -> dict[str, int]:
+    """Sizes of the allocated (SHF_ALLOC), non-empty sections of an ELF file, read from its headers."""
+    data = Path(elf).read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+        raise ToolchainError(f"{elf} is not an ELF file")
+    is64 = data[4] == 2
+    end = "<" if data[5] == 1 else ">"
+    if is64:
+        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x3A)
+        fmt = end + "IIQQQQIIQQ"
+    else:
+        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x2E)
+        fmt = end + "IIIIIIIIII"
+    headers = [struct.unpack_from(fmt, data, shoff + i * shentsize) for i in range(shnum)]
+    if not headers:
+        return {}
+    str_off = headers[shstrndx][4]
+
+    def name_at(off: int) -> str:
+        stop = data.index(b"\0", str_off + off)
+        return data[str_off + off : stop].decode(errors="replace")
+
+    out: dict[str, int] = {}
+    for h in headers:
+        sh_name, _typ, flags, size = h[0], h[1], h[2], h[5]
+        if flags & 0x2 and size:  # SHF_ALLOC
+            out[name_at(sh_name)] = size
+    return out
+
+
 _FLASH_TYPES = set("tTrRdDvV")  # code, read-only data, initialised data (its load image)
 _RAM_TYPES = set("dDbBvV")  # initialised and zero-initialised data
 
@@ -251,12 +285,7 @@ def measure_size(
     except (IndexError, ValueError) as exc:
         raise ToolchainError(f"cannot parse '{profile.toolchain.size} -B' output: {berk!r}") from exc
 
-    sections: dict[str, int] = {}
-    for line in _run_tool([size_tool, "-A", str(elf)], f"size {elf.name}").stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
-            if int(parts[2]) != 0 and int(parts[1]) != 0:  # allocated sections only
-                sections[parts[0]] = int(parts[1])
+    sections = elf_alloc_sections(elf)
 
     excluded_names = object_symbols(profile, exclude_objects) if exclude_objects else set()
     ex_flash = ex_ram = ex_all = 0

@@ -2,7 +2,9 @@
  * edgeprune board support for Linux targets (rpi4/rpi5 under qemu-aarch64,
  * host). Same API as the bare-metal boards, implemented over write(2) and
  * _exit(2). Stack high-water: ep_board_init() paints EP_LINUX_STACK_PAINT
- * bytes below its caller's frame; usage is measured relative to that point.
+ * bytes below its caller's stack pointer (minus a 512-byte unpainted margin
+ * that always counts as used); usage is measured from that point, so it
+ * covers everything main() calls after ep_board_init().
  */
 #define _DEFAULT_SOURCE
 #include "board.h"
@@ -15,7 +17,7 @@
 #endif
 #define EP_STACK_PAINT 0xC5AC5AC5u
 
-static uintptr_t ep_stack_top;    /* SP of ep_board_init()'s caller */
+static uintptr_t ep_stack_top;    /* caller's SP when ep_board_init() ran */
 static uintptr_t ep_stack_bottom; /* lowest painted address */
 
 /* Paints [bottom, top) below the live frame. Not inlined so that its own
@@ -34,7 +36,8 @@ __attribute__((noinline)) static void ep_paint_stack(uintptr_t top)
 void ep_board_init(void)
 {
     if (ep_stack_top == 0u) {
-        ep_paint_stack((uintptr_t)__builtin_frame_address(0));
+        /* CFA = the caller's SP at the call: usage below main()'s frame */
+        ep_paint_stack((uintptr_t)__builtin_dwarf_cfa());
     }
 }
 
