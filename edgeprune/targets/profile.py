@@ -8,10 +8,11 @@ coefficients). Profiles are plain data; nothing here runs a tool.
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 try:  # Python >= 3.11
     import tomllib
@@ -23,13 +24,13 @@ from edgeprune.errors import TargetError
 
 __all__ = [
     "Profile",
-    "ToolchainSpec",
     "QemuSpec",
-    "targets_dir",
+    "ToolchainSpec",
     "boards_dir",
-    "load_profile",
     "list_profiles",
+    "load_profile",
     "profile_names",
+    "targets_dir",
 ]
 
 

@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - older errors module
         """A generated artifact could not be run or checked."""
 
 
-__all__ = ["RunResult", "run", "plugin_path", "plugin_source", "cache_dir", "qemu_command"]
+__all__ = ["RunResult", "cache_dir", "plugin_path", "plugin_source", "qemu_command", "run"]
 
 BEGIN_SYMBOL = "ep_bench_begin"
 END_SYMBOL = "ep_bench_end"
@@ -78,7 +78,7 @@ def plugin_path() -> Path:
     fd, tmp = tempfile.mkstemp(prefix="insn_count-", suffix=".so.tmp", dir=out.parent)
     os.close(fd)
     cmd = [cc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-o", tmp, str(src)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         Path(tmp).unlink(missing_ok=True)
         raise ToolchainError(f"building the QEMU plugin failed:\n{proc.stderr.strip()[:2000]}")
@@ -91,7 +91,9 @@ def _emulator(profile: Profile) -> str:
     return find_tool(name, DEBIAN_PACKAGES.get(name, "qemu-user" if profile.qemu.mode == "user" else name))
 
 
-def qemu_command(profile: Profile, elf: Path, plugin_arg: str | None = None, native: bool = False) -> list[str]:
+def qemu_command(
+    profile: Profile, elf: Path, plugin_arg: str | None = None, native: bool = False
+) -> list[str]:
     """The command line that runs ``elf`` for ``profile`` (``plugin_arg`` = full -plugin value)."""
     elf = Path(elf)
     if native:
@@ -103,11 +105,15 @@ def qemu_command(profile: Profile, elf: Path, plugin_arg: str | None = None, nat
         if q.cpu:
             cmd += ["-cpu", q.cpu]
         cmd += [
-            "-display", "none",
-            "-monitor", "none",
-            "-serial", "none",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
             "-nodefaults",
-            "-semihosting-config", "enable=on,target=native",
+            "-semihosting-config",
+            "enable=on,target=native",
         ]
         if plugin_arg:
             cmd += ["-plugin", plugin_arg]
@@ -158,13 +164,17 @@ def run(profile: Profile, elf: Path, timeout_s: float = 600, count_instructions:
             plugin_arg = ",".join(args)
         cmd = qemu_command(profile, elf, plugin_arg, native=native)
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s)
+            proc = subprocess.run(
+                cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s
+            )
         except subprocess.TimeoutExpired as exc:
             raise VerificationError(f"{elf.name} on {profile.name} timed out after {timeout_s} s") from exc
         except OSError as exc:
             raise ToolchainError(f"cannot run {cmd[0]}: {exc}") from exc
         if proc.returncode != 0 and b"Could not load plugin" in proc.stderr:
-            raise ToolchainError(f"{cmd[0]} could not load the plugin: {proc.stderr.decode(errors='replace')}")
+            raise ToolchainError(
+                f"{cmd[0]} could not load the plugin: {proc.stderr.decode(errors='replace')}"
+            )
         pairs: list[int] = []
         total = first = None
         if count_instructions and counts_file.is_file():

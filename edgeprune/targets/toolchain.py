@@ -13,23 +13,23 @@ import re
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from edgeprune.errors import ToolchainError
 from edgeprune.targets.profile import Profile, boards_dir
 
 __all__ = [
     "DEBIAN_PACKAGES",
-    "find_tool",
-    "board_sources",
     "board_include_dirs",
+    "board_sources",
     "build_firmware",
-    "measure_size",
-    "symbol_address",
-    "object_symbols",
     "elf_alloc_sections",
+    "find_tool",
+    "measure_size",
+    "object_symbols",
+    "symbol_address",
 ]
 
 # Debian package that provides each external tool (used in error messages).
@@ -92,14 +92,16 @@ def board_sources(profile: Profile, cxx: bool = False) -> list[Path]:
 
 def _first_error_lines(text: str, limit: int = 12) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    errs = [ln for ln in lines if re.search(r"\b(error|undefined reference|fatal)\b", ln, re.I)]
+    errs = [ln for ln in lines if re.search(r"\b(error|undefined reference|fatal)\b", ln, re.IGNORECASE)]
     chosen = errs[:limit] if errs else lines[:limit]
     return "\n".join(chosen)
 
 
 def _run_tool(cmd: Sequence[str], what: str) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            list(cmd), check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
     except OSError as exc:
         raise ToolchainError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
     if proc.returncode != 0:
@@ -228,11 +230,11 @@ def elf_alloc_sections(elf: Path) -> dict[str, int]:
     is64 = data[4] == 2
     end = "<" if data[5] == 1 else ">"
     if is64:
-        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x3A)
         fmt = end + "IIQQQQIIQQ"
     else:
-        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        (shoff,) = struct.unpack_from(end + "I", data, 0x20)
         shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x2E)
         fmt = end + "IIIIIIIIII"
     headers = [struct.unpack_from(fmt, data, shoff + i * shentsize) for i in range(shnum)]

@@ -198,7 +198,9 @@ def test_stack_size_override_and_overflow(target, tmp_path):
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m7", "cortex-m55"])
 def test_fault_handler_reports(target, tmp_path):
     p = _require(target)
-    elf = _build(p, tmp_path, "udf", '#include "board.h"\nint main(void){ __asm__ volatile("udf #0"); return 0; }\n')
+    elf = _build(
+        p, tmp_path, "udf", '#include "board.h"\nint main(void){ __asm__ volatile("udf #0"); return 0; }\n'
+    )
     res = run(p, elf, timeout_s=60, count_instructions=False)
     assert res.exit_code == 131 and b"EP FAULT: exception 0x03" in res.stdout
 
@@ -211,7 +213,7 @@ def test_cxx_sources(target, tmp_path):
     src = tmp_path / "app.cc"
     src.write_text(
         '#include "board.h"\n'
-        "struct Greeter { const char *msg; Greeter() : msg(\"ctor ran\\n\") {} virtual ~Greeter() {}\n"
+        'struct Greeter { const char *msg; Greeter() : msg("ctor ran\\n") {} virtual ~Greeter() {}\n'
         "  virtual void say() const { ep_puts(msg); } };\n"
         "static Greeter g;\n"
         "template <int N> static int sum() { return N + sum<N - 1>(); }\n"

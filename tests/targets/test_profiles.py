@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from edgeprune.errors import TargetError, ToolchainError
-from edgeprune.targets import profile as profile_mod
 from edgeprune.targets import build_firmware, find_tool, list_profiles, load_profile, run, targets_dir
+from edgeprune.targets import profile as profile_mod
 
 ALL = ["cortex-m4", "cortex-m7", "cortex-m55", "rpi4", "rpi5", "host"]
 
@@ -23,8 +23,12 @@ def test_all_profiles_load():
         assert p.clock_hz > 0 and p.sram_bytes > p.reserve_ram_bytes > 0
         assert p.flash_bytes > p.reserve_flash_bytes > 0
         assert p.round_to in (4, 8, 16)
-        for key in ("conv_cycles_per_mac", "depthwise_cycles_per_mac", "fc_cycles_per_mac",
-                    "elementwise_cycles_per_element"):
+        for key in (
+            "conv_cycles_per_mac",
+            "depthwise_cycles_per_mac",
+            "fc_cycles_per_mac",
+            "elementwise_cycles_per_element",
+        ):
             assert p.cost[key] > 0
         assert p.raw["name"] == name
         assert (p.board_dir()).is_dir(), p.board_dir()
