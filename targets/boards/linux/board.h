@@ -1,0 +1,2 @@
+/* Board "linux": the common edgeprune board API. */
+#include "../common/board.h"
