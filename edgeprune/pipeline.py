@@ -64,8 +64,8 @@ def fit_report(analysis: Analysis, profile) -> dict:
     """Flash and RAM against the profile, with the profile's reserve for the rest of the firmware."""
     runtime_flash = int(profile.raw.get("runtime_flash_bytes_estimate", 32 * 1024))
     flash_bytes = analysis.totals["weight_bytes"] + runtime_flash
-    ram_budget = profile.sram_bytes - profile.reserve_ram_bytes
-    flash_budget = profile.flash_bytes - profile.reserve_flash_bytes
+    ram_budget = profile.ram_budget_bytes
+    flash_budget = profile.flash_budget_bytes
     return {
         "flash_bytes": flash_bytes,
         "flash_budget_bytes": flash_budget,

@@ -19,7 +19,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-import edgeprune
+from edgeprune import resources
 from edgeprune.errors import TargetError
 
 __all__ = [
@@ -104,15 +104,8 @@ class Profile:
 
 
 def targets_dir() -> Path:
-    """The folder holding ``<name>/profile.toml`` and ``boards/``.
-
-    ``<package>/data/targets`` in an installed wheel, else ``<repo>/targets`` in a source tree.
-    """
-    pkg = Path(edgeprune.__file__).resolve().parent
-    installed = pkg / "data" / "targets"
-    if installed.is_dir():
-        return installed
-    return pkg.parent / "targets"
+    """The folder holding ``<name>/profile.toml`` and ``boards/`` (see edgeprune.resources)."""
+    return resources.targets_dir()
 
 
 def boards_dir() -> Path:

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import edgeprune
+from edgeprune import resources
 from edgeprune.errors import EdgePruneError, ToolchainError
 from edgeprune.targets.profile import Profile
 from edgeprune.targets.toolchain import DEBIAN_PACKAGES, find_tool, host_cc, symbol_address
@@ -58,11 +58,9 @@ def cache_dir() -> Path:
 
 
 def plugin_source() -> Path:
-    pkg = Path(edgeprune.__file__).resolve().parent
-    for root in (pkg / "data" / "csrc", pkg.parent / "csrc"):
-        src = root / "qemu_plugin" / "insn_count.c"
-        if src.is_file():
-            return src
+    src = resources.csrc_dir() / "qemu_plugin" / "insn_count.c"
+    if src.is_file():
+        return src
     raise ToolchainError("csrc/qemu_plugin/insn_count.c not found in the edgeprune installation")
 
 
