@@ -110,7 +110,7 @@ def cmd_build(args) -> int:
 def cmd_verify(args) -> int:
     from edgeprune.verify import verify
 
-    result = verify(args.output, inputs=args.inputs, qemu=args.qemu)
+    result = verify(args.output, inputs=args.inputs, qemu=args.qemu or args.sanitize, sanitize=args.sanitize)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
@@ -155,6 +155,8 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("output", help="a folder written by `edgeprune build`")
     v.add_argument("--qemu", action="store_true", help="cross-compile and run under QEMU (else on the host)")
     v.add_argument("--inputs", type=int, default=8, help="number of deterministic inputs (default 8)")
+    v.add_argument("--sanitize", action="store_true",
+                   help="Linux targets: build the generated C with ASan and UBSan and run it natively")
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     v.set_defaults(func=cmd_verify)
 

@@ -6,6 +6,7 @@ flash from the linked image and RAM from the arena, static data and the measured
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from dataclasses import dataclass
@@ -41,7 +42,11 @@ def _compare(ours: list[list[np.ndarray]], ref: list[list[np.ndarray]]) -> tuple
     return bit_exact, max_abs
 
 
-def verify(out_dir: str | Path, inputs: int = 8, qemu: bool = False, profile=None) -> dict:
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+
+
+def verify(out_dir: str | Path, inputs: int = 8, qemu: bool = False, profile=None, sanitize: bool = False) -> dict:
+    """qemu=True cross-compiles for the profile and runs it (natively for the host profile)."""
     from edgeprune.targets import load_profile
 
     out_dir = Path(out_dir)
@@ -56,9 +61,12 @@ def verify(out_dir: str | Path, inputs: int = 8, qemu: bool = False, profile=Non
 
     result: dict = {"target": profile.name, "inputs_tested": inputs, "arena_bytes": report["arena_bytes"]}
     if qemu:
-        ours, measured = _run_qemu(out_dir, report, graph, batches, profile)
+        if sanitize and profile.is_baremetal:
+            raise VerificationError("--sanitize needs a Linux target (host, rpi4, rpi5)")
+        ours, measured = _run_firmware(out_dir, report, graph, batches, profile, sanitize)
         result.update(measured)
-        result["mode"] = "qemu"
+        result["mode"] = "native" if sanitize else "qemu"
+        result["sanitized"] = sanitize
     else:
         program = analyze(graph).program
         ours = [run_program(program, xs) for xs in batches]
@@ -72,7 +80,7 @@ def verify(out_dir: str | Path, inputs: int = 8, qemu: bool = False, profile=Non
     return result
 
 
-def _run_qemu(out_dir: Path, report: dict, graph, batches, profile):
+def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize: bool = False):
     from edgeprune.backends.c.cvalues import c_array_body
     from edgeprune.backends.c.emit import _ENV
     from edgeprune.targets import build_firmware, measure_size, run
@@ -97,7 +105,12 @@ def _run_qemu(out_dir: Path, report: dict, graph, batches, profile):
         runtime_sources = sorted((out_dir / "runtime" / "kernels").glob("*.cc"))
         sources = [harness, *model_sources, *runtime_sources]
         includes = [out_dir / "include", out_dir / "src", out_dir / "runtime" / "include"]
-        elf = build_firmware(profile, sources, includes, tmp / "firmware.elf")
+        flags = SANITIZE_FLAGS if sanitize else ()
+        if sanitize:  # the sanitizer runtimes need a dynamic executable
+            ldflags = tuple(f for f in profile.toolchain.ldflags if f not in ("-static", "-no-pie"))
+            profile = dataclasses.replace(profile, toolchain=dataclasses.replace(profile.toolchain, ldflags=ldflags))
+        elf = build_firmware(profile, sources, includes, tmp / "firmware.elf", extra_cflags=flags,
+                             extra_ldflags=flags)
         objects = sorted((tmp / "firmware.elf.build").glob("*.o"))
         # Objects are numbered in source order: harness first, then the model and runtime, then board support.
         n_model = len(model_sources) + len(runtime_sources)
@@ -107,12 +120,14 @@ def _run_qemu(out_dir: Path, report: dict, graph, batches, profile):
         deployed = measure_size(profile, elf, exclude_objects=not_model)
         weight_part = measure_size(profile, elf, exclude_symbols=lambda s: s in weights)
         static_model = measure_size(profile, elf, exclude_objects=model_objects)
-        run_result = run(profile, elf, timeout_s=1800, count_instructions=True)
+        # Sanitized binaries run natively: their shadow memory does not fit under QEMU user mode.
+        run_result = run(profile, elf, timeout_s=1800, count_instructions=not sanitize)
 
     text = run_result.stdout.decode(errors="replace")
     if run_result.exit_code != 0:
+        err = run_result.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise VerificationError(
-            f"firmware for {profile.name} exited with status {run_result.exit_code}: {text[-300:]!r}"
+            f"firmware for {profile.name} exited with status {run_result.exit_code}: {text[-200:]!r} {err}"
         )
     ours = [[None] * len(graph.outputs) for _ in batches]
     for m in re.finditer(r"^out (\d+) (\d+) ([0-9a-f]*)$", text, re.M):
