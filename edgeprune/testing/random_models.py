@@ -409,13 +409,16 @@ class _Gen:
         i = int(self.rng.choice(len(cands), p=wts / wts.sum()))
         return cands[i]
 
+    def missing(self, kind: str) -> bool:
+        return self.cover and kind in self.ops and kind not in self.used
+
     def head(self, x: Tensor) -> Tensor:
         r = self.rng
         if self.has("FULLY_CONNECTED"):
-            if x.num_elements > 1024 or (r.random() < 0.6):
+            if x.num_elements > 1024 or r.random() < 0.6 or self.missing("MEAN"):
                 pools = [k for k in ("MEAN", "AVERAGE_POOL_2D") if self.has(k)]
-                if pools and x.shape[1] * x.shape[2] > 1:
-                    if r.choice(pools) == "MEAN":
+                if pools and (x.shape[1] * x.shape[2] > 1 or self.missing("MEAN")):
+                    if r.choice(pools) == "MEAN" or self.missing("MEAN"):
                         x = self.b.mean_hw(x)
                     else:
                         x = self.b.pool("AVERAGE_POOL_2D", x, x.shape[1], 1, "VALID", kw=x.shape[2])
@@ -424,17 +427,20 @@ class _Gen:
             if r.random() < 0.3:
                 x = self.b.fc(x, int(r.integers(8, 33)), str(r.choice(["RELU", "RELU6"])))
             x = self.b.fc(x, int(r.integers(2, 11)), "NONE")
-            if self.has("SOFTMAX") and r.random() < 0.85:
+            if self.has("SOFTMAX") and (r.random() < 0.85 or self.missing("SOFTMAX")):
                 x = self.b.softmax(x)
             elif self.has("LOGISTIC") and r.random() < 0.5:
                 x = self.b.unary("LOGISTIC", x)
-        elif self.has("SOFTMAX") and r.random() < 0.5:
-            x = self.b.softmax(x)
+        else:
+            if self.missing("MEAN"):
+                x = self.b.mean_hw(x)
+            if self.has("SOFTMAX") and (r.random() < 0.5 or self.missing("SOFTMAX")):
+                x = self.b.softmax(x)
         return x
 
     def build(self, n_blocks: int | None = None) -> Graph:
         x = self.b.input(self.input_shape)
-        head_ops = {"FULLY_CONNECTED", "SOFTMAX"}
+        head_ops = {"FULLY_CONNECTED", "SOFTMAX", "MEAN"}  # the head places these
         n = int(self.rng.integers(3, 8)) if n_blocks is None else n_blocks
         for i in range(n + 8):
             want = (set(self.ops) - self.used - head_ops) if self.cover else set()
@@ -444,7 +450,10 @@ class _Gen:
             if blk is None:
                 break
             x = self.note(blk[2](x))
-        return self.b.graph([self.note(self.head(x))])
+        graph = self.b.graph([self.note(self.head(x))])
+        if not graph.ops:
+            raise ValueError(f"random_cnn could not place any of {sorted(self.ops)}")
+        return graph
 
 
 def random_cnn(seed: int, ops: set[str] | None = None, input_shape=None, n_blocks: int | None = None,

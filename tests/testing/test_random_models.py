@@ -95,3 +95,30 @@ def test_per_tensor_option():
         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             assert op.inputs[1].quant.scale.size == 1
     litert_run(graph_to_bytes(q), [np.zeros(q.inputs[0].shape, np.int8)])
+
+
+def test_concat_inputs_share_output_quant():
+    """int8 CONCATENATION in LiteRT needs equal parameters: free producers get the union range, a LOGISTIC input
+    (fixed at 1/256) is requantized with QUANTIZE."""
+    from edgeprune.testing.random_models import CnnBuilder
+
+    b = CnnBuilder(np.random.default_rng(0), name="concat_q")
+    x = b.input((1, 6, 6, 3))
+    a = b.conv(x, 4, k=3, act="NONE")
+    s = b.unary("LOGISTIC", x)
+    y = b.concat([a, s, x])
+    g = b.graph([b.conv(y, 5, k=1, act="RELU")])
+    samples = calibration_inputs(g, 8, 0)
+    q = quantize_graph(g, samples)
+    kinds = [op.kind for op in q.ops]
+    assert kinds.count("QUANTIZE") == 1
+    cat = next(op for op in q.ops if op.kind == "CONCATENATION")
+    for t in cat.inputs:
+        assert t.quant.scalar_scale == cat.outputs[0].quant.scalar_scale
+        assert t.quant.scalar_zero_point == cat.outputs[0].quant.scalar_zero_point
+    x0 = samples[0][0]
+    f = litert_run(graph_to_bytes(g), [x0])[0]
+    o = litert_run(graph_to_bytes(q), [_quantize_input(q, x0)])[0]
+    oq = q.outputs[0].quant
+    deq = (o.astype(np.float64) - oq.scalar_zero_point) * oq.scalar_scale
+    assert np.max(np.abs(deq - f)) < 0.1 * max(np.max(np.abs(f)), 1e-3)
