@@ -1,0 +1,48 @@
+// CONV_2D, int8 activations and weights, per-channel requantization (TFLite reference ConvPerChannel).
+#include "edgeprune/arith.h"
+#include "edgeprune/kernels/conv.h"
+
+extern "C" ep_status ep_conv2d_s8(const ep_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
+                                  const int32_t *bias, int8_t *output) {
+  if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0)
+    return EP_ERROR_ARGUMENT;
+  const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
+  const int32_t fh = p->filter_h, fw = p->filter_w, out_c = p->out_c;
+  const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
+  const int32_t input_offset = p->input_offset, output_offset = p->output_offset;
+  const int32_t act_min = p->act_min, act_max = p->act_max;
+  const int32_t filter_row = fw * in_c;        // one filter row (fx, ic)
+  const int32_t filter_size = fh * filter_row;  // one output channel
+  const int32_t in_row = in_w * in_c;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_h * in_row;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_h;
+      int32_t fy_begin, fy_end;
+      ep::conv::valid_taps(iy0, dil_h, fh, in_h, &fy_begin, &fy_end);
+      for (int32_t ox = 0; ox < p->out_w; ++ox) {
+        const int32_t ix0 = ox * p->stride_w - p->pad_w;
+        int32_t fx_begin, fx_end;
+        ep::conv::valid_taps(ix0, dil_w, fw, in_w, &fx_begin, &fx_end);
+        for (int32_t oc = 0; oc < out_c; ++oc) {
+          const int8_t *f_oc = filter + (size_t)oc * filter_size;
+          int32_t acc = 0;
+          for (int32_t fy = fy_begin; fy < fy_end; ++fy) {
+            const int8_t *in_rowp = in_b + (size_t)(iy0 + dil_h * fy) * in_row;
+            const int8_t *f_row = f_oc + fy * filter_row;
+            for (int32_t fx = fx_begin; fx < fx_end; ++fx) {
+              const int8_t *x = in_rowp + (ix0 + dil_w * fx) * in_c;
+              const int8_t *f = f_row + fx * in_c;
+              for (int32_t ic = 0; ic < in_c; ++ic) acc += (int32_t)f[ic] * ((int32_t)x[ic] + input_offset);
+            }
+          }
+          if (bias) acc += bias[oc];
+          acc = ep::multiply_by_quantized_multiplier(acc, p->out_multiplier[oc], p->out_shift[oc]);
+          acc += output_offset;
+          *output++ = (int8_t)ep::clamp_i32(acc, act_min, act_max);
+        }
+      }
+    }
+  }
+  return EP_OK;
+}

@@ -1,0 +1,33 @@
+// FULLY_CONNECTED, int8 (TFLite reference FullyConnected / FullyConnectedPerChannel). The reference
+// rescales the int32 accumulator in double: round(acc * in_scale * filter_scale / out_scale).
+#include <math.h>
+
+#include "edgeprune/arith.h"
+#include "edgeprune/kernels/conv.h"
+
+extern "C" ep_status ep_fully_connected_s8(const ep_fully_connected_s8_params *p, const int8_t *input,
+                                           const int8_t *weights, const int32_t *bias, int8_t *output) {
+  if (p->batches < 0 || p->depth < 0 || p->units < 0 || !(p->output_scale > 0.0f)) return EP_ERROR_ARGUMENT;
+  const int32_t depth = p->depth, units = p->units;
+  const int32_t input_offset = p->input_offset, weights_offset = p->weights_offset;
+  const int32_t output_offset = p->output_offset;
+  const int32_t act_min = p->act_min, act_max = p->act_max;
+  const double in_scale = (double)p->input_scale, out_scale = (double)p->output_scale;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *x = input + (size_t)b * depth;
+    for (int32_t u = 0; u < units; ++u) {
+      const int8_t *w = weights + (size_t)u * depth;
+      int32_t acc = 0;
+      for (int32_t d = 0; d < depth; ++d) acc += ((int32_t)w[d] + weights_offset) * ((int32_t)x[d] + input_offset);
+      if (bias) acc += bias[u];
+      const double effective = in_scale * (double)p->filter_scales[u] / out_scale;
+      double scaled = round((double)acc * effective);
+      // Keep the conversion defined; anything this large saturates at the clamp below anyway.
+      if (scaled > 2147483000.0) scaled = 2147483000.0;
+      if (scaled < -2147483000.0) scaled = -2147483000.0;
+      const int32_t v = (int32_t)scaled + output_offset;
+      *output++ = (int8_t)ep::clamp_i32(v, act_min, act_max);
+    }
+  }
+  return EP_OK;
+}
