@@ -66,7 +66,8 @@ def activation_range_quantized(activation: str, out: Tensor) -> tuple[int, int]:
     qmin, qmax = (INT8_MIN, INT8_MAX) if out.dtype == "int8" else (-32768, 32767)
 
     def q(v: float) -> int:
-        return zp + tflite_round(v / scale)
+        # TFLite divides in float32 (f / scale with both float) before rounding.
+        return zp + tflite_round(float(np.float32(v) / np.float32(scale)))
 
     if activation in (None, "NONE"):
         return qmin, qmax
