@@ -90,7 +90,7 @@ def lower_max_pool(op: Op) -> KernelCall:
 def _constant_ints(op: Op, t: Tensor | None, what: str) -> list[int]:
     if t is None or not t.is_constant:
         raise UnsupportedOpError(f"{op.kind}: {what} must be a constant tensor (operator {op.index})")
-    if t.dtype not in ("int32", "int64"):
+    if t.dtype != "int32":  # TFLite's reduce kernels only take int32 axes
         raise UnsupportedOpError(f"{op.kind}: {what} of type {t.dtype} is not supported (operator {op.index})")
     return [int(v) for v in np.asarray(t.data).reshape(-1)]
 
