@@ -78,6 +78,8 @@ def lower_pad(op: Op) -> KernelCall:
     sfx = _suffix(op, x, y)
     rank = len(x.shape)
     pads = _constant_ints(op, op.inputs[1] if len(op.inputs) > 1 else None, "paddings")
+    if rank > 5:  # TFLite's PAD stops at 5 dims (PadKernelMaxDimensionCount)
+        raise UnsupportedOpError(f"PAD of a rank-{rank} tensor is not supported, at most 5 dims (operator {op.index})")
     if pads.shape != (rank, 2) or (pads < 0).any():
         raise UnsupportedOpError(
             f"PAD: paddings of shape {pads.shape} do not fit an input of rank {rank} (operator {op.index})")
