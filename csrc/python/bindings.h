@@ -8,6 +8,7 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>  // get_arr casts lists to std::vector
 
 #include <stdexcept>
 #include <string>
