@@ -47,7 +47,13 @@ extern "C" ep_status ep_softmax_s8(const ep_softmax_s8_params *params, const int
     int num_bits_over_unit;
     const int32_t shifted_scale = ep::fp::reciprocal(sum_of_exps, kAccumulationIntegerBits, &num_bits_over_unit);
     const int exponent = num_bits_over_unit + 31 - 8;
-    if (exponent < 0 || exponent > 31) return EP_ERROR_ARGUMENT;  // cannot happen: the row max contributes 1
+    if (exponent > 31) {
+      // The sum of exponentials is >= 512: every probability is <= 1/512, i.e. below half a step of
+      // the 1/256 output scale. TFLite's reference aborts here (TFLITE_CHECK); we output the
+      // correctly rounded value, 0 (-128), instead.
+      for (int32_t c = 0; c < depth; ++c) out[c] = -128;
+      continue;
+    }
 
     for (int32_t c = 0; c < depth; ++c) {
       const int32_t diff = (int32_t)in[c] - max_in_row;

@@ -14,7 +14,8 @@ EP_EXTERN_C_BEGIN
 
 /* int8 -> int8 (output scale 1/256, zero point -128): TFLite's gemmlowp fixed-point reference.
  * input_multiplier/input_left_shift rescale (input - row max) to Q5.26 (PreprocessSoftmaxScaling);
- * differences below diff_min contribute nothing and produce -128. */
+ * differences below diff_min contribute nothing and produce -128. Rows whose sum of exponentials
+ * reaches 512 (possible only when depth >= 512) make TFLite's reference abort; here they give -128. */
 typedef struct {
   int32_t outer_size;
   int32_t depth;
