@@ -10,7 +10,8 @@ extern "C" ep_status ep_quantize_s8_s8(const ep_quantize_s8_s8_params *params, c
   const int shift = params->output_shift;
   if (n < 0 || shift > 31 || shift < -31) return EP_ERROR_ARGUMENT;
   for (int32_t i = 0; i < n; ++i) {
-    const int32_t v = ep::multiply_by_quantized_multiplier((int32_t)input[i] - in_zp, mult, shift) + out_zp;
+    const int32_t scaled = ep::multiply_by_quantized_multiplier((int32_t)input[i] - in_zp, mult, shift);
+    const int32_t v = (int32_t)((uint32_t)scaled + (uint32_t)out_zp);  // wraps like the reference
     output[i] = (int8_t)ep::clamp_i32(v, -128, 127);
   }
   return EP_OK;

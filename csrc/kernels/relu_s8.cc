@@ -13,7 +13,9 @@ extern "C" ep_status ep_relu_s8(const ep_relu_s8_params *params, const int8_t *i
   const int32_t hi = params->act_max;
   if (n < 0 || shift > 31 || shift < -31) return EP_ERROR_ARGUMENT;
   for (int32_t i = 0; i < n; ++i) {
-    int32_t v = out_off + ep::multiply_by_quantized_multiplier((int32_t)input[i] - in_off, mult, shift);
+    // Added with wraparound like the reference (its int32 sum can overflow for extreme multipliers).
+    const int32_t scaled = ep::multiply_by_quantized_multiplier((int32_t)input[i] - in_off, mult, shift);
+    int32_t v = (int32_t)((uint32_t)out_off + (uint32_t)scaled);
     v = v < lo ? lo : v;  // std::max(act_min, v)
     v = v > hi ? hi : v;  // std::min(act_max, v)
     output[i] = (int8_t)v;

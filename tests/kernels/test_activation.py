@@ -97,6 +97,8 @@ SCALE_CASES_RELU = [
     (0.0235294, -128, 0.0235294, -128),  # 6/255: RELU6 range exactly representable
     (3e-6, 0, 7.0, 0),
     (50.0, -20, 0.01, 0),
+    (1000.0, 0, 1e-4, -128),  # ratio 1e7: the reference's int32 arithmetic wraps, ours must too
+    (700.0, 127, 3e-6, 127),
 ]
 
 
@@ -126,6 +128,8 @@ def test_relu_float(kind):
 def test_relu_unsupported():
     # RELU6 with an output scale so small that 6 / scale overflows int32 in TFLite.
     assert_unsupported("RELU6", "int8", "int8", (1, 4), qparams(0.1, 0), qparams(1e-10, 0))
+    # input / output scale ratio >= 2^30
+    assert_unsupported("RELU", "int8", "int8", (1, 4), qparams(1e4, 0), qparams(1e-6, 0))
     # per-channel activations
     assert_unsupported("RELU", "int8", "int8", (1, 2), qparams([0.1, 0.2], [0, 0], axis=1), qparams(0.1, 0))
     assert_unsupported("RELU", "int8", "int8", (1, 4), None, qparams(0.1, 0))
@@ -337,7 +341,7 @@ def test_quantize_float_to_int8_per_channel(axis):
 def test_quantize_int8_to_int8(case):
     rng = np.random.default_rng(700 + case)
     fixed = [(0.1, 0, 0.1, 0), (0.1, -5, 0.1, 7), (0.05, 0, 0.1, 0), (1.0, 3, 1e-4, -3), (1e-4, -128, 1.0, 127),
-             (0.3, 127, 0.30000001, -128)]
+             (0.3, 127, 0.30000001, -128), (1000.0, -128, 1e-4, 127)]
     if case < len(fixed):
         s_in, z_in, s_out, z_out = fixed[case]
     else:
