@@ -130,13 +130,13 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
             f"firmware for {profile.name} exited with status {run_result.exit_code}: {text[-200:]!r} {err}"
         )
     ours = [[None] * len(graph.outputs) for _ in batches]
-    for m in re.finditer(r"^out (\d+) (\d+) ([0-9a-f]*)$", text, re.M):
+    for m in re.finditer(r"^out (\d+) (\d+) ([0-9a-f]*)$", text, re.MULTILINE):
         i, k, hexdata = int(m.group(1)), int(m.group(2)), m.group(3)
         t = graph.outputs[k]
         ours[i][k] = np.frombuffer(bytes.fromhex(hexdata), dtype=t.dtype).reshape(t.shape)
     if any(o is None for row in ours for o in row):
         raise VerificationError(f"firmware output incomplete for {profile.name}: {text[-300:]!r}")
-    stack = re.search(r"^stack (\d+)$", text, re.M)
+    stack = re.search(r"^stack (\d+)$", text, re.MULTILINE)
     stack_bytes = int(stack.group(1)) if stack else 0
     counts = list(run_result.instructions)
     weight_bytes = weight_part["excluded_flash_bytes"]

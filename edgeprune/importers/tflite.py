@@ -60,7 +60,7 @@ def _options_to_attrs(options) -> dict:
     return attrs
 
 
-def _read_model(path: Path) -> tuple[bytes, "schema.ModelT"]:
+def _read_model(path: Path) -> tuple[bytes, schema.ModelT]:
     try:
         buf = path.read_bytes()
     except FileNotFoundError:

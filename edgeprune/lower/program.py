@@ -5,8 +5,8 @@ The C backend and the host runner read the same KernelCall, so generated code an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

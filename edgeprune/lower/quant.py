@@ -24,7 +24,7 @@ def tflite_round(x: float) -> int:
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
-    """TFLite QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    """TFLite QuantizeMultiplier (default double-rounding build): real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
     if real_multiplier == 0.0:
         return 0, 0
     q, shift = math.frexp(real_multiplier)
@@ -34,8 +34,7 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         shift, q_fixed = 0, 0
-    if shift > 30:
-        shift, q_fixed = 30, (1 << 31) - 1
+    # Only single-rounding builds of TFLite saturate shifts above 30; the default build does not.
     return int(q_fixed), int(shift)
 
 

@@ -117,8 +117,8 @@ def test_unsupported_op_names_op_and_index(tmp_path):
     x = tensor("x", (1, 8), "float32")
     y = tensor("y", (1, 8), "float32")
     _, fb = single_op("RELU", [x], [y])
-    from ai_edge_litert import schema_py_generated as schema
     import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
 
     m = schema.ModelT.InitFromPackedBuf(fb, 0)
     m.operatorCodes[0].builtinCode = m.operatorCodes[0].deprecatedBuiltinCode = schema.BuiltinOperator.FLOOR

@@ -92,8 +92,8 @@ def test_unsupported_tensor_type(tmp_path):
     x = tensor("x", (1, 4), "float32")
     y = tensor("y", (1, 4), "float32")
     _, fb = single_op("RELU", [x], [y])
-    from ai_edge_litert import schema_py_generated as schema
     import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(fb, 0)
     model.subgraphs[0].tensors[0].type = schema.TensorType.COMPLEX64

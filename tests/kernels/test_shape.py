@@ -32,11 +32,11 @@ def test_squeeze():
 # --- TRANSPOSE, PAD / PADV2, CONCATENATION ---------------------------------------------------------
 # int8 results must be bit-exact; these ops move data only, so float32 is compared exactly as well.
 
-import itertools  # noqa: E402
-import zlib  # noqa: E402
+import itertools
+import zlib
 
-from edgeprune.errors import UnsupportedOpError  # noqa: E402
-from edgeprune.lower import lower_graph  # noqa: E402
+from edgeprune.errors import UnsupportedOpError
+from edgeprune.lower import lower_graph
 
 
 def _data(rng, shape, dtype):

@@ -18,7 +18,7 @@ import numpy as np
 from edgeprune.errors import UnsupportedOpError
 from edgeprune.ir import Op, Tensor
 from edgeprune.lower.program import KernelCall, register
-from edgeprune.lower.quant import INT8_MAX, INT8_MIN, f32, tflite_round
+from edgeprune.lower.quant import INT8_MAX, INT8_MIN, f32, quantize_multiplier, tflite_round
 
 FLOAT_MAX = 3.4028235e38  # stands for +inf in float params (they must be finite)
 
@@ -65,20 +65,6 @@ def _unsupported_types(op: Op, src: str, dst: str) -> UnsupportedOpError:
     return UnsupportedOpError(f"{op.kind} from {src} to {dst} is not supported {_where(op)}")
 
 
-def quantize_multiplier_double_rounding(real: float) -> tuple[int, int]:
-    """TFLite QuantizeMultiplier as built by default (double rounding): no saturation of large shifts."""
-    if real == 0.0:
-        return 0, 0
-    q, shift = math.frexp(real)
-    q_fixed = tflite_round(q * (1 << 31))
-    if q_fixed == (1 << 31):
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        shift, q_fixed = 0, 0
-    return int(q_fixed), int(shift)
-
-
 @lru_cache(maxsize=1)
 def _libm_expf():
     """The C library's expf: TFLite's LUTs are built with std::exp(float), i.e. this function."""
@@ -112,7 +98,7 @@ def softmax_s8_params(input_scale: float, beta: float) -> tuple[int, int, int]:
     real = min(beta * input_scale * float(1 << (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS)), float((1 << 31) - 1))
     if not real > 1.0:
         raise ValueError("beta * input_scale is too small (TFLite requires beta * scale * 2^26 > 1)")
-    mult, shift = quantize_multiplier_double_rounding(real)
+    mult, shift = quantize_multiplier(real)
     if shift < 0 or shift > 31:
         raise ValueError(f"softmax input shift {shift} out of range")
     radius = math.floor(1.0 * ((1 << SOFTMAX_SCALED_DIFF_INTEGER_BITS) - 1)
@@ -203,7 +189,7 @@ def relu_s8_params(in_scale: float, in_zp: int, out_scale: float, out_zp: int, a
     """ReluPrepare + QuantizedReluX. Raises ValueError for ranges TFLite cannot represent either."""
     # ReluPrepare divides the two float scales in float, then widens the quotient to double.
     real = float(np.float32(in_scale) / np.float32(out_scale))
-    mult, shift = quantize_multiplier_double_rounding(real)
+    mult, shift = quantize_multiplier(real)
     if shift > 30:
         raise ValueError(f"input/output scale ratio {real} is too large")
     qmin = max(INT8_MIN, out_zp + 0)  # roundf(0.0f / scale) == 0
@@ -256,8 +242,8 @@ def hard_swish_s8_params(in_scale: float, in_zp: int, out_scale: float, out_zp: 
     reluish_scale = np.float32(3.0) / np.float32(32768.0)
     output_multiplier = np.float32(hires_input_scale / np.float32(out_scale))
     reluish_multiplier = np.float32(hires_input_scale / reluish_scale)
-    out_m, out_e = quantize_multiplier_double_rounding(float(output_multiplier))
-    rel_m, rel_e = quantize_multiplier_double_rounding(float(reluish_multiplier))
+    out_m, out_e = quantize_multiplier(float(output_multiplier))
+    rel_m, rel_e = quantize_multiplier(float(reluish_multiplier))
     if out_e > 0:  # TF_LITE_ENSURE(output_multiplier_exponent <= 0)
         raise ValueError(f"input scale / output scale = {in_scale / out_scale:g} must be below 128")
     if rel_e > 31:
@@ -332,7 +318,7 @@ def lower_quantize(op: Op) -> KernelCall:
     if src_t == "int8" and dst_t == "int8":
         in_scale, in_zp = _per_tensor(op, x, "input")
         out_scale, out_zp = _per_tensor(op, y, "output")
-        mult, shift = quantize_multiplier_double_rounding(in_scale / out_scale)  # both widened to double
+        mult, shift = quantize_multiplier(in_scale / out_scale)  # both widened to double
         if shift > 30:
             raise UnsupportedOpError(f"QUANTIZE int8: input/output scale ratio {in_scale / out_scale:g} is too "
                                      f"large {_where(op)}")
