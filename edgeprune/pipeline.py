@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprune.analysis.cost import layer_costs, totals
-from edgeprune.errors import EdgePruneError, ModelFormatError
+from edgeprune.errors import EdgePruneError, ModelFormatError, UnsupportedOpError
 from edgeprune.ir import Graph, Tensor
 from edgeprune.lower import Program, lower_graph
 
@@ -45,8 +45,13 @@ class Analysis:
         return self.program.arena_bytes
 
 
-def analyze(graph: Graph) -> Analysis:
-    program = lower_graph(graph)
+def analyze(graph: Graph, source: str | Path | None = None) -> Analysis:
+    try:
+        program = lower_graph(graph)
+    except UnsupportedOpError as e:
+        if source is None or str(source) in str(e):
+            raise
+        raise UnsupportedOpError(f"{source}: {e}") from None
     layers = []
     for cost in layer_costs(graph):
         op = graph.ops[cost.index]
@@ -100,7 +105,7 @@ def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None
     model_path = Path(model_path)
     out_dir = Path(out_dir)
     graph = load_model(model_path)
-    analysis = analyze(graph)
+    analysis = analyze(graph, model_path)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / REPORT_NAME).is_file():
         raise EdgePruneError(f"{out_dir}: exists and is not an edgeprune output folder; refusing to overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)

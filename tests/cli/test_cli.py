@@ -144,3 +144,38 @@ def test_missing_cross_toolchain_names_package(tmp_path):
 def test_verify_rejects_a_folder_that_is_not_a_build(tmp_path):
     proc = edgeprune("verify", tmp_path, cwd=tmp_path)
     assert_one_line_error(proc, "report.json")
+
+
+@pytest.mark.parametrize("dtype,kind", [("int16", "ADD"), ("uint8", "LOGISTIC")])
+def test_unsupported_tensor_types_are_refused(tmp_path, dtype, kind):
+    x = tensor("x", (1, 8), dtype, qparams(0.1, 0))
+    y = tensor("y", (1, 8), dtype, qparams(0.1, 0))
+    _, fb = single_op(kind, [x, x] if kind == "ADD" else [x], [y],
+                      {"fused_activation": "NONE"} if kind == "ADD" else {})
+    path = tmp_path / f"{dtype}.tflite"
+    path.write_bytes(fb)
+    proc = edgeprune("build", path, "--target", "cortex-m4", "-o", tmp_path / "out", cwd=tmp_path)
+    assert_one_line_error(proc, f"{dtype}.tflite", kind, "operator 0", dtype)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_qemu_names_package(tmp_path):
+    import shutil
+
+    model = conv_model(tmp_path)
+    out = tmp_path / "out"
+    assert edgeprune("build", model, "--target", "cortex-m7", "-o", out, cwd=tmp_path).returncode == 0
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if gcc is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # Everything the cross build needs, but no QEMU.
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size", "arm-none-eabi-nm",
+                 "arm-none-eabi-objcopy", "arm-none-eabi-as", "arm-none-eabi-ld", "cc", "gcc", "as", "ld"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = dict(os.environ, PATH=str(bin_dir))
+    proc = edgeprune("verify", out, "--qemu", cwd=tmp_path, env=env)
+    assert_one_line_error(proc, "qemu-system-arm")
