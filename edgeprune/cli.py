@@ -83,7 +83,7 @@ def cmd_inspect(args) -> int:
 
     profile = load_profile(args.target)
     graph = load_model(args.model)
-    s = summary(analyze(graph, args.model), profile)
+    s = summary(analyze(graph, args.model, profile.isa), profile)
     s["model"] = str(args.model)
     if args.json:
         print(json.dumps(s, indent=1))

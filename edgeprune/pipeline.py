@@ -45,9 +45,10 @@ class Analysis:
         return self.program.arena_bytes
 
 
-def analyze(graph: Graph, source: str | Path | None = None) -> Analysis:
+def analyze(graph: Graph, source: str | Path | None = None, isa=frozenset()) -> Analysis:
+    """Lowers for a target's ISA features (none: the portable kernels, which also run on the host)."""
     try:
-        program = lower_graph(graph)
+        program = lower_graph(graph, isa)
     except UnsupportedOpError as e:
         if source is None or str(source) in str(e):
             raise
@@ -105,7 +106,7 @@ def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None
     model_path = Path(model_path)
     out_dir = Path(out_dir)
     graph = load_model(model_path)
-    analysis = analyze(graph, model_path)
+    analysis = analyze(graph, model_path, profile.isa)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / REPORT_NAME).is_file():
         raise EdgePruneError(f"{out_dir}: exists and is not an edgeprune output folder; refusing to overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -90,8 +90,10 @@ class Program:
         return total
 
 
-def lower_graph(graph: Graph, alignment: int = 16) -> Program:
+def lower_graph(graph: Graph, isa: frozenset[str] | set[str] = frozenset(), alignment: int = 16) -> Program:
+    """Portable kernel calls for every op, then ISA-specific rewrites for the target's features, then the plan."""
     from edgeprune.analysis.planner import plan_program
+    from edgeprune.lower.specialize import specialize
 
     calls: list[KernelCall] = []
     for op in graph.ops:
@@ -100,5 +102,7 @@ def lower_graph(graph: Graph, alignment: int = 16) -> Program:
             raise UnsupportedOpError(f"no kernel for op {op.kind} (operator {op.index})")
         lowered = fn(op)
         calls.extend(lowered if isinstance(lowered, list) else [lowered])
+    if isa:
+        calls = specialize(calls, isa)
     offsets, arena_bytes = plan_program(graph, calls, alignment=alignment)
     return Program(graph=graph, calls=calls, offsets=offsets, arena_bytes=arena_bytes)
