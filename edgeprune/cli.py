@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from edgeprune import __version__
 from edgeprune.errors import EdgePruneError
@@ -46,7 +47,8 @@ def _print_summary(s: dict) -> None:
     console.print(_layer_table(f"{s.get('model', '')} for {s['target']}", s["layers"]))
     fit = "[green]fits[/green]" if s["fits"] else "[red]does not fit[/red]"
     console.print(
-        f"MACs {s['macs']:,}   FLOPs {s['flops']:,}   params {s['params']:,}\n"
+        f"MACs {s['macs']:,}   FLOPs {s['flops']:,}   params {s['params']:,}   "
+        f"latency (est.) {s['latency_ms']:.2f} ms\n"
         f"weights {_kib(s['weight_bytes'])}   peak RAM (arena) {_kib(s['peak_ram_bytes'])}\n"
         f"flash (est.) {_kib(s['flash_bytes'])} of {_kib(s['flash_budget_bytes'])}   "
         f"RAM {_kib(s['peak_ram_bytes'])} of {_kib(s['ram_budget_bytes'])}   -> {fit} on {s['target']}"
@@ -92,12 +94,113 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def cmd_build(args) -> int:
-    from edgeprune.pipeline import build
+def _budgets(args):
+    from edgeprune.prune.budgets import KINDS, parse_budgets
+
+    return parse_budgets({k: getattr(args, k) for k in KINDS})
+
+
+def _prune_options(args):
+    from edgeprune.prune.driver import PruneOptions
+
+    return PruneOptions(input_shape=args.input_shape, weights=args.weights, data=args.data, epochs=args.epochs,
+                        lr=args.lr, distill=not args.no_distill, criterion=args.criterion,
+                        calibration=args.calibration, round_to=args.round_to)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run_prune(args, profile):
+    from edgeprune.prune.driver import prune_model
+
+    console = _console()
+    with console.status("pruning") as status:
+        return prune_model(args.model, profile, _budgets(args), _prune_options(args),
+                           on_event=lambda msg: status.update(msg))
+
+
+def _print_prune_report(report: dict) -> None:
+    from rich.table import Table
+
+    console = _console()
+    before = {x["index"]: x for x in report.get("layers_before", [])}
+    table = Table(title=f"pruned for {report['target']}", title_justify="left")
+    for col in ("#", "op", "output before", "output after", "MACs before", "MACs after", "weight B after",
+                "arena B after"):
+        table.add_column(col, justify="left" if col in ("op",) or col.startswith("output") else "right")
+    for x in report.get("layers_after", []):
+        b = before.get(x["index"], {})
+        table.add_row(str(x["index"]), x["op"], "x".join(map(str, b.get("output_shape", []))),
+                      "x".join(map(str, x["output_shape"])), f"{b.get('macs', 0):,}", f"{x['macs']:,}",
+                      f"{x['weight_bytes']:,}", f"{x['arena_bytes']:,}")
+    if report.get("layers_before") and len(report["layers_before"]) == len(report.get("layers_after", [])):
+        console.print(table)
+    for kind, b in report.get("budgets", {}).items():
+        mark = "[green]met[/green]" if b["met"] else "[red]NOT met[/red]"
+        binding = " (binding)" if kind in report.get("binding", []) else ""
+        console.print(f"--{kind} {b['requested']}: limit {b['limit']:,.2f}, reached {b['measured']:,.2f} -> {mark}"
+                      f"{binding}")
+    if report.get("float_ops"):
+        console.print(f"[yellow]ops left in float:[/yellow] {', '.join(report['float_ops'])}")
+    if "pruned_accuracy" in report:
+        console.print(f"accuracy: dense {report['dense_accuracy']:.4f} -> pruned {report['pruned_accuracy']:.4f}")
+    if report.get("accuracy_proxy"):
+        console.print(f"accuracy proxy (agreement with the dense model): {report['accuracy_proxy']}")
+
+
+def cmd_prune(args) -> int:
     from edgeprune.targets import load_profile
 
     profile = load_profile(args.target)
-    report = build(args.model, profile, args.output, name=args.name)
+    tflite, report = _run_prune(args, profile)
+    out = Path(args.output)
+    report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
+    _atomic_write(out, tflite)
+    _atomic_write(report_path, (json.dumps(report, indent=1, default=str) + "\n").encode())
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+    else:
+        _print_prune_report(report)
+        _console().print(f"wrote {out} and {report_path}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    import tempfile
+
+    from edgeprune.pipeline import build
+    from edgeprune.prune.driver import is_torch_spec
+    from edgeprune.targets import load_profile
+
+    profile = load_profile(args.target)
+    model = args.model
+    prune_report = None
+    with tempfile.TemporaryDirectory(prefix="edgeprune-build-") as tmp:
+        if _budgets(args) or is_torch_spec(model) or not str(model).endswith(".tflite"):
+            tflite, prune_report = _run_prune(args, profile)
+            model = Path(tmp) / (Path(str(args.model).split(":")[0]).stem + ".tflite")
+            model.write_bytes(tflite)
+        if args.format == "tflite":
+            _atomic_write(Path(args.output), Path(model).read_bytes())
+            if prune_report is not None:
+                _print_prune_report(prune_report)
+            _console().print(f"wrote {args.output}")
+            return 0
+        report = build(model, profile, args.output, name=args.name or Path(str(args.model).split(":")[0]).stem,
+                       extra_report={"pruning": prune_report} if prune_report else None)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -135,6 +238,28 @@ def cmd_verify(args) -> int:
     return 0 if result["passed"] else EXIT_MISMATCH
 
 
+def _add_prune_arguments(p) -> None:
+    g = p.add_argument_group("budgets (absolute with units, or a share of the dense model like 50%; "
+                             "none: the target's flash and SRAM)")
+    g.add_argument("--macs", help="multiply-accumulates, e.g. 1.2M or 50%%")
+    g.add_argument("--flops", help="floating-point operations, e.g. 2.4M")
+    g.add_argument("--params", help="parameters, e.g. 100k")
+    g.add_argument("--flash", help="bytes of flash after int8 packing (weights + runtime), e.g. 256KiB")
+    g.add_argument("--ram", help="peak arena bytes from the memory planner, e.g. 64KiB")
+    g.add_argument("--latency", help="estimated latency on the target from its cost coefficients, e.g. 20ms")
+    o = p.add_argument_group("pruning")
+    o.add_argument("--criterion", default="l2", choices=["l1", "l2", "bn", "taylor", "random"],
+                   help="channel importance (default l2; taylor needs --data)")
+    o.add_argument("--round-to", type=int, help="keep channel counts multiples of this (default: the target's)")
+    o.add_argument("--input-shape", help="PyTorch models: the input shape, e.g. 1,1,28,28")
+    o.add_argument("--weights", help="PyTorch models: a state dict saved with torch.save")
+    o.add_argument("--data", help="path/file.py:loaders, a callable returning (train, validation) loaders")
+    o.add_argument("--epochs", type=int, default=0, help="fine-tuning epochs after pruning (needs --data)")
+    o.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (cosine schedule)")
+    o.add_argument("--no-distill", action="store_true", help="fine-tune without distillation from the dense model")
+    o.add_argument("--calibration", help=".npy of inputs for quantization or one-shot reconstruction")
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgeprune",
@@ -144,12 +269,25 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="compile a model to a C folder for a target")
-    b.add_argument("model", help="an int8, float32 or hybrid .tflite model")
+    b.add_argument("model", help="a .tflite model (int8, float32 or hybrid); with budgets also "
+                   "path/file.py:factory or .onnx, pruned first")
     b.add_argument("--target", "-t", required=True, help="device profile (see `edgeprune targets`)")
     b.add_argument("--output", "-o", required=True, help="output folder (replaced atomically)")
     b.add_argument("--name", help="C identifier prefix of the generated API (default: the model file name)")
+    b.add_argument("--format", choices=["c", "tflite"], default="c",
+                   help="c: a C folder (default); tflite: the (pruned) int8 model file")
     b.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_prune_arguments(b)
     b.set_defaults(func=cmd_build)
+
+    pr = sub.add_parser("prune", help="prune a model until every budget holds; write an int8 .tflite")
+    pr.add_argument("model", help="path/file.py:factory (PyTorch), model.onnx or model.tflite")
+    pr.add_argument("--target", "-t", required=True, help="device profile (see `edgeprune targets`)")
+    pr.add_argument("--output", "-o", required=True, help="the pruned .tflite to write")
+    pr.add_argument("--report", help="where to write the JSON report (default: OUTPUT with .report.json)")
+    pr.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_prune_arguments(pr)
+    pr.set_defaults(func=cmd_prune)
 
     v = sub.add_parser("verify", help="run a built folder and compare it with the LiteRT reference kernels")
     v.add_argument("output", help="a folder written by `edgeprune build`")

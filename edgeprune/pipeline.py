@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeprune.analysis.cost import layer_costs, totals
+from edgeprune.analysis.cost import latency_ms, layer_costs, totals
 from edgeprune.errors import EdgePruneError, ModelFormatError, UnsupportedOpError
 from edgeprune.ir import Graph, Tensor
 from edgeprune.lower import Program, lower_graph
@@ -66,10 +66,14 @@ def analyze(graph: Graph, source: str | Path | None = None, isa=frozenset()) -> 
     return Analysis(graph=graph, program=program, layers=layers, totals=t)
 
 
+def runtime_flash_estimate(profile) -> int:
+    """Flash of the kernel runtime besides the weights (measured 5-9 KiB on Cortex-M; a profile may override)."""
+    return int(profile.raw.get("runtime_flash_bytes_estimate", 16 * 1024))
+
+
 def fit_report(analysis: Analysis, profile) -> dict:
     """Flash and RAM against the profile, with the profile's reserve for the rest of the firmware."""
-    runtime_flash = int(profile.raw.get("runtime_flash_bytes_estimate", 16 * 1024))  # measured: 5-9 KiB
-    flash_bytes = analysis.totals["weight_bytes"] + runtime_flash
+    flash_bytes = analysis.totals["weight_bytes"] + runtime_flash_estimate(profile)
     ram_budget = profile.ram_budget_bytes
     flash_budget = profile.flash_budget_bytes
     return {
@@ -85,10 +89,17 @@ def fit_report(analysis: Analysis, profile) -> dict:
 def summary(analysis: Analysis, profile) -> dict:
     out = dict(analysis.totals)
     out["peak_ram_bytes"] = analysis.peak_ram_bytes
+    out["latency_ms"] = latency_ms(layer_costs(analysis.graph), profile)
     out.update(fit_report(analysis, profile))
     out["target"] = profile.name
     out["layers"] = analysis.layers
     return out
+
+
+def budget_measures(report: dict) -> dict[str, float]:
+    """The numbers budgets are checked against, by budget kind (the same ones `inspect` prints)."""
+    return {"macs": report["macs"], "flops": report["flops"], "params": report["params"],
+            "flash": report["flash_bytes"], "ram": report["peak_ram_bytes"], "latency": report["latency_ms"]}
 
 
 def _tensor_json(t: Tensor) -> dict:
@@ -99,7 +110,8 @@ def _tensor_json(t: Tensor) -> dict:
     return d
 
 
-def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None = None) -> dict:
+def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None = None,
+          extra_report: dict | None = None) -> dict:
     """Compiles a model to a C folder at out_dir; returns the report. Nothing is left behind on error."""
     from edgeprune.backends.c import emit_c
 
@@ -124,6 +136,7 @@ def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None
             "outputs": [_tensor_json(t) for t in graph.outputs],
             "weight_symbols": artifact.weight_symbols,
         })
+        report.update(extra_report or {})
         (tmp / REPORT_NAME).write_text(json.dumps(report, indent=1) + "\n")
         os.chmod(tmp, 0o755)
         if out_dir.exists():

@@ -100,3 +100,26 @@ def totals(layers: list[LayerCost]) -> dict:
         "params": sum(x.params for x in layers),
         "weight_bytes": sum(x.weight_bytes for x in layers),
     }
+
+
+_CYCLE_KEYS = {
+    "CONV_2D": ("conv_cycles_per_mac", "macs"),
+    "DEPTHWISE_CONV_2D": ("depthwise_cycles_per_mac", "macs"),
+    "FULLY_CONNECTED": ("fc_cycles_per_mac", "macs"),
+    "AVERAGE_POOL_2D": ("pool_cycles_per_element", "flops"),
+    "MAX_POOL_2D": ("pool_cycles_per_element", "flops"),
+    "MEAN": ("pool_cycles_per_element", "flops"),
+}
+
+
+def layer_cycles(layer: LayerCost, cost: dict) -> float:
+    """Estimated cycles of one layer from the profile's per-kernel coefficients (a model, not a measurement)."""
+    key, measure = _CYCLE_KEYS.get(layer.op, ("elementwise_cycles_per_element", "activation_bytes"))
+    per_unit = float(cost.get(key, 1.0))
+    amount = getattr(layer, measure)
+    return per_unit * amount + float(cost.get("layer_overhead_cycles", 0.0))
+
+
+def latency_ms(layers: list[LayerCost], profile) -> float:
+    cycles = sum(layer_cycles(x, dict(profile.cost)) for x in layers)
+    return cycles / float(profile.clock_hz) * 1e3

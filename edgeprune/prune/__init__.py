@@ -1,0 +1,1 @@
+"""Pruning to device budgets: budgets, cost estimates, channel pruning, recovery, export."""

@@ -1,0 +1,133 @@
+"""Prune a PyTorch model to a device's budgets and hand back an int8 .tflite that meets them.
+
+Channel pruning steers by fast estimates; the int8 model that comes out is then measured by the same IR
+cost model `inspect` uses, and pruning continues (tightened) until every budget holds on that model.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from edgeprune.errors import BudgetError
+from edgeprune.prune.budgets import Budget, check, default_budgets
+from edgeprune.prune.channel import ChannelPruner, ChannelPruneResult
+from edgeprune.prune.importance import accumulate_gradients, needs_gradients
+
+
+@dataclass
+class PruneOutcome:
+    model: nn.Module
+    tflite: bytes
+    report: dict
+    channel_result: ChannelPruneResult | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+def measure_tflite(tflite: bytes, profile) -> dict:
+    """The IR cost model's summary of a .tflite (what `edgeprune inspect` prints)."""
+    from edgeprune.importers import load_tflite
+    from edgeprune.pipeline import analyze, summary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(tflite)
+        graph = load_tflite(path)
+        return summary(analyze(graph, path, profile.isa), profile)
+
+
+def _resolve(budgets: list[Budget], dense: dict[str, float]) -> list[Budget]:
+    return [b.resolve(dense[b.kind]) for b in budgets]
+
+
+def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets: list[Budget] | None = None,
+                criterion="l2", calibration: list[torch.Tensor] | None = None, train_loader=None,
+                val_loader=None, epochs: int = 0, lr: float = 1e-3, distill: bool = True,
+                round_to: int | None = None, rounds: int = 4,
+                on_event: Callable[[str], None] | None = None) -> PruneOutcome:
+    from edgeprune.pipeline import budget_measures, runtime_flash_estimate
+    from edgeprune.prune.export import export_int8_tflite, float_ops
+    from edgeprune.prune.finetune import evaluate, finetune
+
+    say = on_event or (lambda _msg: None)
+    model = model.eval()
+    budgets = list(budgets) if budgets else default_budgets(profile)
+    if calibration is None:
+        calibration = [b[0] for _, b in zip(range(16), train_loader)] if train_loader is not None else [
+            torch.randn_like(example_input) for _ in range(16)]
+    teacher = copy.deepcopy(model) if (distill and train_loader is not None and epochs > 0) else None
+
+    say("measuring the dense model (int8 export)")
+    dense_report = measure_tflite(export_int8_tflite(model, example_input, calibration), profile)
+    dense = budget_measures(dense_report)
+    targets = _resolve(budgets, dense)
+    dense_accuracy = evaluate(model, val_loader) if val_loader is not None else None
+
+    gradient_fn = None
+    if needs_gradients(criterion):
+        if train_loader is None:
+            raise BudgetError("the taylor criterion needs training data (--data)")
+        gradient_fn = lambda m: accumulate_gradients(m, train_loader)  # noqa: E731
+
+    history = []
+    internal = list(targets)
+    result = None
+    tflite = b""
+    report: dict = {}
+    for round_index in range(rounds):
+        pruner = ChannelPruner(model, example_input, profile, runtime_flash_estimate(profile), criterion,
+                               round_to=round_to, gradient_fn=gradient_fn)
+        say(f"channel pruning, round {round_index + 1}")
+        result = pruner.run(internal)
+        if train_loader is not None and epochs > 0:
+            say("fine-tuning")
+            ft = finetune(model, train_loader, val_loader, epochs if round_index == 0 else max(1, epochs // 3),
+                          lr=lr, teacher=teacher)
+            history.append({"round": round_index + 1, "finetune": ft.history, "best_accuracy": ft.best_accuracy})
+        say("int8 export")
+        tflite = export_int8_tflite(model, example_input, calibration)
+        report = measure_tflite(tflite, profile)
+        status = check(targets, budget_measures(report))
+        history.append({"round": round_index + 1, "status": status})
+        if all(v["met"] for v in status.values()):
+            break
+        # The estimate missed on the real model: tighten the failing budgets by the miss and prune on.
+        tightened = []
+        for b in internal:
+            s = status.get(b.kind)
+            if s is not None and not s["met"]:
+                tightened.append(Budget(b.kind, b.value * s["limit"] / s["measured"] * 0.98, None, b.text))
+            else:
+                tightened.append(b)
+        internal = tightened
+    else:
+        failing = [f"--{k} (limit {v['limit']:,.0f}, reached {v['measured']:,.0f})"
+                   for k, v in status.items() if not v["met"]]
+        raise BudgetError(f"budgets not met after {rounds} rounds: {', '.join(failing)}")
+
+    final = {
+        "target": profile.name,
+        "budgets": {b.kind: {"requested": b.text, **status[b.kind]} for b in targets},
+        "binding": result.binding if result else [],
+        "dense": {k: dense_report[k] for k in ("macs", "flops", "params", "weight_bytes", "flash_bytes",
+                                                "peak_ram_bytes", "latency_ms")},
+        "pruned": {k: report[k] for k in ("macs", "flops", "params", "weight_bytes", "flash_bytes",
+                                           "peak_ram_bytes", "latency_ms")},
+        "layers_before": dense_report["layers"],
+        "layers_after": report["layers"],
+        "channels_before": result.channels_before if result else {},
+        "channels_after": result.channels_after if result else {},
+        "float_ops": float_ops(tflite),
+        "criterion": criterion if isinstance(criterion, str) else type(criterion).__name__,
+        "history": history,
+    }
+    if val_loader is not None:
+        final["dense_accuracy"] = dense_accuracy
+        final["pruned_accuracy"] = evaluate(model, val_loader)
+    return PruneOutcome(model=model, tflite=tflite, report=final, channel_result=result, history=history)

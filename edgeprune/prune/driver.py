@@ -1,0 +1,161 @@
+"""What `edgeprune prune` and `edgeprune build --macs ...` run: any supported model in, an int8 (or float)
+.tflite that meets the budgets out, with a report. PyTorch models are channel-pruned (and fine-tuned when
+data is given); .tflite and ONNX models are pruned one-shot with least-squares reconstruction."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeprune.errors import EdgePruneError, ModelFormatError
+from edgeprune.prune.budgets import Budget
+
+
+@dataclass
+class PruneOptions:
+    input_shape: str | None = None
+    weights: str | None = None
+    data: str | None = None
+    epochs: int = 0
+    lr: float = 1e-3
+    distill: bool = True
+    criterion: str = "l2"
+    calibration: str | None = None
+    round_to: int | None = None
+
+
+def is_torch_spec(spec: str) -> bool:
+    path, sep, name = str(spec).rpartition(":")
+    return bool(sep) and path.endswith(".py") and bool(name)
+
+
+def load_callable(spec: str, what: str):
+    """`path/file.py:name` -> the named callable in that file."""
+    path, sep, name = str(spec).rpartition(":")
+    if not sep or not path.endswith(".py") or not name:
+        raise EdgePruneError(f"{what} '{spec}': expected path/file.py:name")
+    file = Path(path)
+    if not file.is_file():
+        raise ModelFormatError(f"{file}: no such file ({what})")
+    module_spec = importlib.util.spec_from_file_location(f"edgeprune_user_{file.stem}", file)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as e:  # user code can fail in any way; report it in one line
+        raise ModelFormatError(f"{file}: importing it failed: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise ModelFormatError(f"{file}: has no '{name}' ({what})")
+    if not callable(fn):
+        raise ModelFormatError(f"{file}: '{name}' is not callable ({what})")
+    return fn
+
+
+def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...], str]], n: int = 32,
+                     seed: int = 0) -> list[list[np.ndarray]]:
+    """Calibration inputs from a .npy (N x input shape, or N x ... without the batch dim), else random."""
+    if path is None:
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(n):
+            batch = []
+            for shape, dtype in shapes_dtypes:
+                if dtype == "float32":
+                    batch.append(rng.uniform(-1, 1, size=shape).astype(np.float32))
+                else:
+                    batch.append(rng.integers(-128, 128, size=shape).astype(dtype))
+            out.append(batch)
+        return out
+    try:
+        arr = np.load(path)
+    except (OSError, ValueError) as e:
+        raise ModelFormatError(f"{path}: cannot read calibration data ({e})") from None
+    shape, dtype = shapes_dtypes[0]
+    per_sample = tuple(shape[1:])
+    if tuple(arr.shape[1:]) == tuple(shape):
+        arr = arr.reshape((-1, *shape))
+    elif tuple(arr.shape[1:]) == per_sample:
+        arr = arr.reshape((-1, 1, *per_sample))
+    else:
+        raise EdgePruneError(f"{path}: calibration array of shape {arr.shape}; the model takes {shape}")
+    return [[a.astype(dtype)] for a in arr]
+
+
+def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneOptions,
+                on_event=None) -> tuple[bytes, dict]:
+    if is_torch_spec(model_spec):
+        return _prune_torch(model_spec, profile, budgets, options, on_event)
+    path = Path(model_spec)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        from edgeprune.importers.onnx import load_onnx
+
+        graph = load_onnx(path)
+    elif suffix == ".tflite":
+        from edgeprune.importers import load_tflite
+
+        graph = load_tflite(path)
+    else:
+        if not path.exists():
+            raise ModelFormatError(f"{path}: no such file")
+        raise ModelFormatError(f"{path}: expected a .tflite, an .onnx, or path/file.py:factory")
+    from edgeprune.backends.tflite_writer import graph_to_bytes
+    from edgeprune.prune.oneshot_budget import prune_graph_to_budgets
+
+    calibration = load_calibration(options.calibration, [(t.shape, t.dtype) for t in graph.inputs])
+    pruned, info = prune_graph_to_budgets(graph, profile, budgets, calibration, on_event=on_event)
+    report = {
+        "target": profile.name,
+        "method": "one-shot channel pruning with least-squares reconstruction",
+        "budgets": {b.kind: {"requested": b.text, **info["status"][b.kind]} for b in budgets} if budgets else {},
+        "kept_mac_share": info["keep"],
+        "dense": {k: info["dense"][k] for k in ("macs", "params", "weight_bytes", "flash_bytes", "peak_ram_bytes")},
+        "pruned": {k: info["pruned"][k] for k in ("macs", "params", "weight_bytes", "flash_bytes",
+                                                   "peak_ram_bytes")},
+        "layers_before": info["dense"]["layers"],
+        "layers_after": info["pruned"]["layers"],
+        "accuracy_proxy": {k: v for k, v in info.get("oneshot", {}).items() if "agree" in k or "error" in k},
+    }
+    return graph_to_bytes(pruned), report
+
+
+def _prune_torch(spec: str, profile, budgets, options: PruneOptions, on_event):
+    import torch
+
+    from edgeprune.importers.torch_model import load_weights, parse_input_shape
+    from edgeprune.prune.api import prune_torch
+    from edgeprune.prune.finetune import check_loader_shape
+
+    torch.manual_seed(0)
+    factory = load_callable(spec, "model factory")
+    try:
+        model = factory()
+    except Exception as e:  # user code
+        raise ModelFormatError(f"{spec}: calling the factory failed: {type(e).__name__}: {e}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ModelFormatError(f"{spec}: the factory returned {type(model).__name__}, not a torch.nn.Module")
+    if options.weights:
+        load_weights(model, options.weights)
+    if not options.input_shape:
+        raise EdgePruneError("a PyTorch model needs --input-shape, e.g. --input-shape 1,1,28,28")
+    example = torch.zeros(parse_input_shape(options.input_shape))
+    train = val = None
+    if options.data:
+        loaders = load_callable(options.data, "data loaders")
+        try:
+            train, val = loaders()
+        except Exception as e:  # user code
+            raise ModelFormatError(f"{options.data}: calling it failed: {type(e).__name__}: {e}") from None
+        check_loader_shape(train, example, "training")
+        check_loader_shape(val, example, "validation")
+    calibration = None
+    if options.calibration:
+        arrs = load_calibration(options.calibration, [(tuple(example.shape), "float32")])
+        calibration = [torch.from_numpy(a[0]) for a in arrs]
+    outcome = prune_torch(model, example, profile, budgets, criterion=options.criterion, calibration=calibration,
+                          train_loader=train, val_loader=val, epochs=options.epochs, lr=options.lr,
+                          distill=options.distill, round_to=options.round_to, on_event=on_event)
+    return outcome.tflite, outcome.report
