@@ -37,6 +37,17 @@ def distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def _sync_from_rank0(model: nn.Module, world: int) -> None:
+    """Every replica takes rank 0's parameters and buffers (BatchNorm statistics are not all-reduced)."""
+    if world <= 1:
+        return
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            dist.broadcast(t, 0)
+
+
 def evaluate(model: nn.Module, loader) -> float:
     model.eval()
     correct = total = 0
@@ -119,6 +130,7 @@ def finetune(model: nn.Module, train_loader, val_loader, epochs: int, lr: float 
                 sched.step()
                 if bar is not None:
                     bar.update(task, advance=1, status=f"loss {float(loss):.3f}")
+            _sync_from_rank0(model, world)  # the same weights and statistics everywhere, so the same choice
             acc = evaluate(model, val_loader)
             best.history.append({"epoch": epoch, "val_accuracy": acc})
             if acc > best.best_accuracy:

@@ -89,14 +89,14 @@ class TorchCostModel:
             c.params = mod.weight.numel() + (mod.out_channels if mod.bias is not None else 0)
             c.weight_bytes = mod.weight.numel() + 4 * mod.out_channels + 8 * mod.out_channels
             c.channels = mod.out_channels
-            c.channel_source = node.name
+            c.channel_source = node.target  # the module's qualified name, as the pruner knows it
         elif isinstance(mod, nn.Linear):
             c.kind = "fc"
             c.macs = out_numel * mod.in_features
             c.params = mod.weight.numel() + (mod.out_features if mod.bias is not None else 0)
             c.weight_bytes = mod.weight.numel() + 4 * mod.out_features + 8 * mod.out_features
             c.channels = mod.out_features
-            c.channel_source = node.name
+            c.channel_source = node.target
         elif isinstance(mod, (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
             c.kind = "pool"
             c.flops = _numel(in_meta)
