@@ -14,7 +14,8 @@
    layers' outputs).
 3. **Allocation**: ``keep`` as a float is the fraction of the dense MACs to keep: channels are removed greedily by
    (importance / group mean importance) per MAC saved until the MACs reach the target (each group keeps at least
-   10% of its channels, at least 1). As a dict ``{op index: channels}`` it fixes the output channels of those
+   10% of its channels, at least 1), then the most important removed channels that still fit within 2% of the
+   target are put back. As a dict ``{op index: channels}`` it fixes the output channels of those
    CONV_2D / FULLY_CONNECTED ops (and everything coupled to them).
 4. **Reconstruction** (``+lsq``): in graph order, every CONV_2D / FULLY_CONNECTED whose input changed is refit
    on the pruned model's calibration activations (im2col patches for k > 1) to reproduce the dense layer's
@@ -45,6 +46,7 @@ _PASS_THROUGH = frozenset({"RELU", "RELU6", "LOGISTIC", "HARD_SWISH", "QUANTIZE"
                            "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 METHODS = ("l2", "act", "l2+lsq", "act+lsq")
 MIN_KEEP_FRACTION = 0.1
+REFILL_SLACK = 0.02  # a float `keep` may end up to 2% of the target above it
 
 
 # -- dependency groups ----------------------------------------------------------------------------------------
@@ -415,6 +417,15 @@ def _select(graph: Graph, G: _Groups, imp: np.ndarray, keep) -> np.ndarray:
         alive[G.comp_nodes[st["order"][st["next"]]]] = False
         st["next"] += 1
         macs = best_macs
+    # the last removal may overshoot: put back the most important channels that still fit the budget
+    removed = [(imp[r] / st["mean"], r) for st in state for r in st["order"][: st["next"]]]
+    for _, r in sorted(removed, reverse=True):
+        alive[G.comp_nodes[r]] = True
+        m = _macs(graph, G, alive)
+        if m <= target * (1 + REFILL_SLACK):
+            macs = m
+        else:
+            alive[G.comp_nodes[r]] = False
     return alive
 
 
