@@ -300,7 +300,7 @@ class _Importer:
             raise ModelFormatError(f"{self.path}: node '{self.node.name}': weight of {w.shape[1]} inputs for a "
                                    f"value of shape {shape}")
         if a.layout == "flat":
-            n, h, wd, c = a.src.shape
+            _, h, wd, c = a.src.shape
             # IR column (h, w, c) holds ONNX feature c*H*W + h*W + w
             w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
             x = self.flat_hwc(a)
@@ -460,7 +460,7 @@ class _Importer:
         shape = [int(d) for d in shape]
         src = v.onnx_shape
         if v.layout == "nhwc" and len(shape) == 2 and shape[0] == src[0]:
-            n, c, h, w = src
+            _, _, h, w = src
             if h * w == 1:
                 self.set_out(_Val(tensor=self.reshape(v.tensor, shape)))
             else:
@@ -561,9 +561,7 @@ class _Importer:
         axis = int(self.attr("axis", default)) % rank
         if v.layout == "nhwc" and axis == 1:
             x = v.tensor
-        elif v.layout != "nhwc" and axis == rank - 1:
-            x = self.as_same(v)
-        elif self.opset < 13 and axis == 1 and rank == 2:
+        elif v.layout != "nhwc" and axis == rank - 1 or self.opset < 13 and axis == 1 and rank == 2:
             x = self.as_same(v)
         else:
             raise self.fail(f"Softmax over axis {axis} of a rank-{rank} value (only the channel/last axis)")
@@ -642,7 +640,7 @@ class _Importer:
             ev = ReferenceEvaluator(self.node)
             feeds = {name: v.const for name, v in zip(self.node.input, ins) if name}
             results = ev.run(None, feeds)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure of the reference evaluator
             raise self.fail(f"cannot evaluate on constants ({type(e).__name__}: {e})") from None
         for i, r in enumerate(results):
             self.set_out(_Val(const=np.asarray(r)), i)
@@ -744,7 +742,7 @@ def load_onnx(path: str | Path) -> Graph:
         raise ModelFormatError(f"{path}: no such file")
     try:
         model = onnx.load(str(path))
-    except Exception as e:  # protobuf reports damage as DecodeError / assorted errors
+    except Exception as e:  # noqa: BLE001 - protobuf reports damage as DecodeError / assorted errors
         raise ModelFormatError(f"{path}: not a valid ONNX model ({type(e).__name__})") from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
         raise ModelFormatError(f"{path}: not an ONNX model (no graph)")

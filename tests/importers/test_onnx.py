@@ -8,13 +8,13 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from torch import nn  # noqa: E402
+from torch import nn
 
-from edgeprune.backends.tflite_writer import graph_to_bytes  # noqa: E402
-from edgeprune.errors import ModelFormatError, UnsupportedOpError  # noqa: E402
-from edgeprune.importers.onnx import load_onnx  # noqa: E402
-from edgeprune.importers.tflite import load_tflite  # noqa: E402
-from edgeprune.testing.reference import litert_run  # noqa: E402
+from edgeprune.backends.tflite_writer import graph_to_bytes
+from edgeprune.errors import ModelFormatError, UnsupportedOpError
+from edgeprune.importers.onnx import load_onnx
+from edgeprune.importers.tflite import load_tflite
+from edgeprune.testing.reference import litert_run
 
 torch.set_num_threads(1)
 
@@ -188,7 +188,7 @@ def test_roundtrip_through_tflite_loader(tmp_path):
     path = _export(Small(), (1, 3, 8, 8), tmp_path / "m.onnx")
     (tmp_path / "m.tflite").write_bytes(graph_to_bytes(load_onnx(path)))
     g = load_tflite(tmp_path / "m.tflite")
-    assert [op.kind for op in g.ops][0] == "CONV_2D"
+    assert g.ops[0].kind == "CONV_2D"
 
 
 def test_unsupported_op_names_type_node_and_index(tmp_path):
