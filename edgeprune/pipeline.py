@@ -28,9 +28,13 @@ def load_model(path: str | Path) -> Graph:
         from edgeprune.importers import load_tflite
 
         return load_tflite(path)
+    if suffix == ".onnx":
+        from edgeprune.importers.onnx import load_onnx
+
+        return load_onnx(path)
     if not path.exists():
         raise ModelFormatError(f"{path}: no such file")
-    raise ModelFormatError(f"{path}: unknown model format (expected a .tflite file)")
+    raise ModelFormatError(f"{path}: unknown model format (expected a .tflite or .onnx file)")
 
 
 @dataclass
