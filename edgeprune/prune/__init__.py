@@ -1,0 +1,1 @@
+"""Pruning PyTorch models to device budgets, and their export to .tflite."""
