@@ -48,8 +48,8 @@ def _imports():
 def _quiet():
     """Captures fd 1/2 (C++ absl logs, rich progress), Python warnings and logging into _LAST_LOG."""
     global _LAST_LOG
+    old_env = {k: os.environ.get(k) for k in ("LITERT_TORCH_SHOW_PROGRESS", "TF_CPP_MIN_LOG_LEVEL")}
     os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
-    old_env = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for s in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -84,8 +84,11 @@ def _quiet():
             _LAST_LOG = text
     finally:
         log.close()
-        if old_env is None:
-            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 _FD_STREAMS: dict[int, object] = {}
