@@ -36,7 +36,7 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
     for i in range(iterations):
         keep = (lo + hi) / 2 if best is not None or i > 0 else 0.5
         say(f"one-shot pruning: keeping {keep:.0%} of the MACs")
-        pruned, info = prune_oneshot(graph, calibration, keep)
+        pruned, info = prune_oneshot(graph, calibration, keep, method="act+lsq")
         measured = _measure(pruned, profile)
         status = check(targets, measured)
         if all(v["met"] for v in status.values()):
@@ -47,7 +47,7 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
         if best is not None and hi - lo < 0.02:
             break
     if best is None:
-        pruned, info = prune_oneshot(graph, calibration, 0.02)
+        pruned, info = prune_oneshot(graph, calibration, 0.02, method="act+lsq")
         measured = _measure(pruned, profile)
         status = check(targets, measured)
         failing = {k: v for k, v in status.items() if not v["met"]}
