@@ -63,17 +63,22 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
             torch.randn_like(example_input) for _ in range(16)]
     teacher = copy.deepcopy(model) if (distill and train_loader is not None and epochs > 0) else None
 
-    say("measuring the dense model (int8 export)")
-    dense_report = measure_tflite(export_int8_tflite(model, example_input, calibration), profile)
-    dense = budget_measures(dense_report)
-    targets = _resolve(budgets, dense)
-    dense_accuracy = evaluate(model, val_loader) if val_loader is not None else None
-
     gradient_fn = None
     if needs_gradients(criterion):
         if train_loader is None:
             raise BudgetError("the taylor criterion needs training data (--data)")
         gradient_fn = lambda m: accumulate_gradients(m, train_loader)  # noqa: E731
+
+    def make_pruner():
+        return ChannelPruner(model, example_input, profile, runtime_flash_estimate(profile), criterion,
+                             round_to=round_to, gradient_fn=gradient_fn)
+
+    pruner = make_pruner()  # traces first: an untraceable layer is named before any slow export
+    say("measuring the dense model (int8 export)")
+    dense_report = measure_tflite(export_int8_tflite(model, example_input, calibration), profile)
+    dense = budget_measures(dense_report)
+    targets = _resolve(budgets, dense)
+    dense_accuracy = evaluate(model, val_loader) if val_loader is not None else None
 
     history = []
     internal = list(targets)
@@ -81,8 +86,8 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
     tflite = b""
     report: dict = {}
     for round_index in range(rounds):
-        pruner = ChannelPruner(model, example_input, profile, runtime_flash_estimate(profile), criterion,
-                               round_to=round_to, gradient_fn=gradient_fn)
+        if round_index:
+            pruner = make_pruner()
         say(f"channel pruning, round {round_index + 1}")
         result = pruner.run(internal)
         if train_loader is not None and epochs > 0:

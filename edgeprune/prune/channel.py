@@ -19,7 +19,7 @@ import torch_pruning as tp
 from edgeprune.errors import BudgetError, UnsupportedOpError
 from edgeprune.prune.budgets import Budget, check
 from edgeprune.prune.importance import make_importance
-from edgeprune.prune.torch_cost import TorchCost, TorchCostModel
+from edgeprune.prune.torch_cost import TorchCost, TorchCostModel, trace
 
 _ROOTS = [nn.Conv2d, nn.Linear]
 
@@ -46,7 +46,7 @@ class ChannelPruneResult:
 
 def output_layers(model: nn.Module, example_input: torch.Tensor) -> list[nn.Module]:
     """The conv/linear layers whose outputs are model outputs (their channels are the classes: never pruned)."""
-    gm = torch.fx.symbolic_trace(model)
+    gm = trace(model)
     modules = dict(gm.named_modules())
     result = []
     for node in gm.graph.nodes:
@@ -86,11 +86,11 @@ class ChannelPruner:
         self.round_to = max(1, int(round_to if round_to is not None else getattr(profile, "round_to", 1)))
         self.importance = make_importance(criterion)
         self.gradient_fn = gradient_fn
+        self.ignored = list(ignored_layers or []) + output_layers(model, example_input)
         try:
             self.graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
         except Exception as e:  # Torch-Pruning raises assorted errors on untraceable models
             raise UnsupportedOpError(f"Torch-Pruning cannot trace the model: {type(e).__name__}: {e}") from None
-        self.ignored = list(ignored_layers or []) + output_layers(model, example_input)
         self.cost_model = TorchCostModel(model, example_input, profile, runtime_flash)
         self.names = {id(m): n for n, m in model.named_modules()}
 

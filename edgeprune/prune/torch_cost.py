@@ -68,12 +68,30 @@ def _numel(meta) -> int:
     return n
 
 
+def trace(model: nn.Module) -> torch.fx.GraphModule:
+    """torch.fx trace; an untraceable model is reported naming the innermost layer whose code failed."""
+    try:
+        return torch.fx.symbolic_trace(model)
+    except Exception as e:  # fx reports untraceable code with many exception types
+        names = {id(m): n for n, m in model.named_modules()}
+        layer = None
+        tb = e.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            owner = tb.tb_frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+            in_torch = "/torch/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")
+            if isinstance(owner, nn.Module) and id(owner) in names and not in_torch:
+                layer = (names[id(owner)] or "the top-level module", type(owner).__name__,
+                         tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            tb = tb.tb_next
+        where = f" in layer '{layer[0]}' ({layer[1]}, {layer[2]}:{layer[3]})" if layer else ""
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UnsupportedOpError(f"cannot trace the model{where}: {reason}") from None
+
+
 class TorchCostModel:
     def __init__(self, model: nn.Module, example_input: torch.Tensor, profile, runtime_flash: int):
-        try:
-            self.gm = torch.fx.symbolic_trace(model)
-        except Exception as e:  # fx reports untraceable code with many exception types
-            raise UnsupportedOpError(f"cannot trace the model with torch.fx: {type(e).__name__}: {e}") from None
+        self.gm = trace(model)
         self.modules = dict(self.gm.named_modules())
         self.example = example_input
         self.profile = profile
