@@ -159,6 +159,9 @@ def _make_quantizer(per_channel: bool):
             for n in model.graph.nodes:
                 if n.op != "call_function" or is_annotated(n) or not n.args:
                     continue
+                if n.target == aten.cat.default:  # the stock annotator misses some (source partitions)
+                    _annotate_cat(n, config)
+                    continue
                 src = n.args[0]
                 if not isinstance(src, torch.fx.Node) or not is_float(src) or not is_float(n):
                     continue
@@ -178,7 +181,45 @@ def _make_quantizer(per_channel: bool):
                 n.meta["quantization_annotation"] = QuantizationAnnotation(
                     input_qspec_map={src: qin}, output_qspec=qout, _annotated=True)
             propagate_annotation(model)
+            for n in model.graph.nodes:
+                if n.op == "call_function" and n.target == aten.cat.default:
+                    _share_cat_with_common_root(n)
             return model
+
+    def root(n):
+        """The node whose observer `n`'s output shares, following pass-through ops (pools, reshapes)."""
+        seen = set()
+        while id(n) not in seen:
+            seen.add(id(n))
+            a = n.meta.get("quantization_annotation")
+            spec = a.output_qspec if a is not None else None
+            if not isinstance(spec, SharedQuantizationSpec) or not isinstance(spec.edge_or_node, torch.fx.Node):
+                return n
+            n = spec.edge_or_node
+        return n
+
+    def _annotate_cat(cat, config):
+        inputs = cat.args[0]
+        if not inputs or not all(isinstance(i, torch.fx.Node) and is_float(i) for i in inputs):
+            return
+        shared_with_first = SharedQuantizationSpec((inputs[0], cat))
+        qmap = {inputs[0]: get_input_act_qspec(config)}
+        qmap.update({i: shared_with_first for i in inputs[1:]})
+        cat.meta["quantization_annotation"] = QuantizationAnnotation(
+            input_qspec_map=qmap, output_qspec=shared_with_first, _annotated=True)
+
+    def _share_cat_with_common_root(cat):
+        """cat(maxpool(x), avgpool(x)): the stock annotation gives the cat its own observer, so every input
+        that shares an observer upstream needs an int8->int8 QUANTIZE. When all inputs come from one observer,
+        tie the cat's input edges to their producers instead: one scale throughout, no requantization."""
+        a = cat.meta.get("quantization_annotation")
+        inputs = cat.args[0] if cat.args else []
+        if a is None or not inputs or not all(isinstance(i, torch.fx.Node) and annotated_output(i) for i in inputs):
+            return
+        if len({id(root(i)) for i in inputs}) != 1:
+            return
+        a.input_qspec_map = {i: SharedQuantizationSpec(i) for i in inputs}
+        a.output_qspec = SharedQuantizationSpec(inputs[0])
 
     q = EdgePruneQuantizer()
     q.set_global(get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=False))
