@@ -33,8 +33,8 @@ def last_conversion_log() -> str:
 
 def _imports():
     try:
-        import torch
         import litert_torch  # noqa: F401
+        import torch
     except ImportError as e:
         raise EdgePruneError(f"PyTorch export needs torch and litert-torch ({e}); "
                              f"install them: pip install torch litert-torch") from None
@@ -54,7 +54,7 @@ def _quiet():
     for s in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             s.flush()
-    log = tempfile.TemporaryFile(mode="w+b")
+    log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed in the finally below
     saved = []
     try:
         for fd in (1, 2):
@@ -99,7 +99,8 @@ def _fd_stream(fd: int):
     the terminal again, so loggers created during a conversion (absl's keeps sys.stderr) stay usable."""
     s = _FD_STREAMS.get(fd)
     if s is None:
-        s = _FD_STREAMS[fd] = open(fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+        s = _FD_STREAMS[fd] = open(  # noqa: SIM115 - kept for the process
+            fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
     return s
 
 
@@ -382,7 +383,7 @@ def float_ops(tflite: bytes) -> list[str]:
         graph_in = {int(i) for i in sg.InputsAsNumpy()} if sg.InputsLength() else set()
         graph_out = {int(i) for i in sg.OutputsAsNumpy()} if sg.OutputsLength() else set()
 
-        def is_f32(i: int) -> bool:
+        def is_f32(i: int, sg=sg) -> bool:
             return i >= 0 and sg.Tensors(i).Type() == schema.TensorType.FLOAT32
 
         for k in range(sg.OperatorsLength()):

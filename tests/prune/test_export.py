@@ -16,19 +16,19 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is not installed (PyTorch export needs torch and litert-torch)")
 pytest.importorskip("litert_torch", reason="litert-torch is not installed (PyTorch export needs it)")
 
-from edgeprune.errors import EdgePruneError, ModelFormatError  # noqa: E402
-from edgeprune.importers import load_tflite  # noqa: E402
-from edgeprune.importers.torch_model import load_factory, load_weights, parse_input_shape  # noqa: E402
-from edgeprune.lower import lower_graph  # noqa: E402
-from edgeprune.prune.export import (  # noqa: E402
+from edgeprune.errors import EdgePruneError, ModelFormatError
+from edgeprune.importers import load_tflite
+from edgeprune.importers.torch_model import load_factory, load_weights, parse_input_shape
+from edgeprune.lower import lower_graph
+from edgeprune.prune.export import (
     expand_grouped_convs,
     export_float_tflite,
     export_int8_tflite,
     float_ops,
     last_conversion_log,
 )
-from edgeprune.runtime.host import run_program  # noqa: E402
-from edgeprune.testing.reference import deterministic_input, litert_run  # noqa: E402
+from edgeprune.runtime.host import run_program
+from edgeprune.testing.reference import deterministic_input, litert_run
 
 torch.set_num_threads(1)
 
