@@ -96,7 +96,7 @@ def load_weights(model, ckpt_path):
         raise ModelFormatError(f"{path}: no such file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - unpickling reports damage as assorted errors
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFormatError(f"{path}: not a checkpoint that torch.load can read safely "
                                f"(a state dict of tensors): {first}") from None

@@ -33,8 +33,8 @@ def last_conversion_log() -> str:
 
 def _imports():
     try:
-        import torch
         import litert_torch  # noqa: F401
+        import torch
     except ImportError as e:
         raise EdgePruneError(f"PyTorch export needs torch and litert-torch ({e}); "
                              f"install them: pip install torch litert-torch") from None
@@ -54,7 +54,7 @@ def _quiet():
     for s in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             s.flush()
-    log = tempfile.TemporaryFile(mode="w+b")
+    log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed in the finally below
     saved = []
     try:
         for fd in (1, 2):
@@ -99,7 +99,8 @@ def _fd_stream(fd: int):
     the terminal again, so loggers created during a conversion (absl's keeps sys.stderr) stay usable."""
     s = _FD_STREAMS.get(fd)
     if s is None:
-        s = _FD_STREAMS[fd] = open(fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+        s = _FD_STREAMS[fd] = open(  # noqa: SIM115 - kept for the process
+            fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
     return s
 
 
@@ -159,6 +160,9 @@ def _make_quantizer(per_channel: bool):
             for n in model.graph.nodes:
                 if n.op != "call_function" or is_annotated(n) or not n.args:
                     continue
+                if n.target == aten.cat.default:  # the stock annotator misses some (source partitions)
+                    _annotate_cat(n, config)
+                    continue
                 src = n.args[0]
                 if not isinstance(src, torch.fx.Node) or not is_float(src) or not is_float(n):
                     continue
@@ -178,7 +182,45 @@ def _make_quantizer(per_channel: bool):
                 n.meta["quantization_annotation"] = QuantizationAnnotation(
                     input_qspec_map={src: qin}, output_qspec=qout, _annotated=True)
             propagate_annotation(model)
+            for n in model.graph.nodes:
+                if n.op == "call_function" and n.target == aten.cat.default:
+                    _share_cat_with_common_root(n)
             return model
+
+    def root(n):
+        """The node whose observer `n`'s output shares, following pass-through ops (pools, reshapes)."""
+        seen = set()
+        while id(n) not in seen:
+            seen.add(id(n))
+            a = n.meta.get("quantization_annotation")
+            spec = a.output_qspec if a is not None else None
+            if not isinstance(spec, SharedQuantizationSpec) or not isinstance(spec.edge_or_node, torch.fx.Node):
+                return n
+            n = spec.edge_or_node
+        return n
+
+    def _annotate_cat(cat, config):
+        inputs = cat.args[0]
+        if not inputs or not all(isinstance(i, torch.fx.Node) and is_float(i) for i in inputs):
+            return
+        shared_with_first = SharedQuantizationSpec((inputs[0], cat))
+        qmap = {inputs[0]: get_input_act_qspec(config)}
+        qmap.update({i: shared_with_first for i in inputs[1:]})
+        cat.meta["quantization_annotation"] = QuantizationAnnotation(
+            input_qspec_map=qmap, output_qspec=shared_with_first, _annotated=True)
+
+    def _share_cat_with_common_root(cat):
+        """cat(maxpool(x), avgpool(x)): the stock annotation gives the cat its own observer, so every input
+        that shares an observer upstream needs an int8->int8 QUANTIZE. When all inputs come from one observer,
+        tie the cat's input edges to their producers instead: one scale throughout, no requantization."""
+        a = cat.meta.get("quantization_annotation")
+        inputs = cat.args[0] if cat.args else []
+        if a is None or not inputs or not all(isinstance(i, torch.fx.Node) and annotated_output(i) for i in inputs):
+            return
+        if len({id(root(i)) for i in inputs}) != 1:
+            return
+        a.input_qspec_map = {i: SharedQuantizationSpec(i) for i in inputs}
+        a.output_qspec = SharedQuantizationSpec(inputs[0])
 
     q = EdgePruneQuantizer()
     q.set_global(get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=False))
@@ -341,7 +383,7 @@ def float_ops(tflite: bytes) -> list[str]:
         graph_in = {int(i) for i in sg.InputsAsNumpy()} if sg.InputsLength() else set()
         graph_out = {int(i) for i in sg.OutputsAsNumpy()} if sg.OutputsLength() else set()
 
-        def is_f32(i: int) -> bool:
+        def is_f32(i: int, sg=sg) -> bool:
             return i >= 0 and sg.Tensors(i).Type() == schema.TensorType.FLOAT32
 
         for k in range(sg.OperatorsLength()):

@@ -1,8 +1,9 @@
 """PyTorch -> int8 .tflite (PT2E + litert-torch): all-int8 ops, bit-exact host lowering, accuracy vs float torch.
 
 Three small models (tests/prune/models.py) are converted once per session (~10 s each on one core).
-Observed argmax agreement of the int8 model with float torch on 32 random inputs: residual 28/32,
-concat (softmax head, 1/256 output steps) 24/32, mobile 32/32.
+Observed argmax agreement of the int8 model with float torch on 32 random inputs (seeded, random-init weights):
+residual 28/32, concat 23/32 strict and 32/32 counting ties (its softmax output has 1/256 steps and the
+near-uniform probabilities of an untrained net often tie), mobile 32/32.
 """
 
 from __future__ import annotations
@@ -15,27 +16,27 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is not installed (PyTorch export needs torch and litert-torch)")
 pytest.importorskip("litert_torch", reason="litert-torch is not installed (PyTorch export needs it)")
 
-from edgeprune.errors import EdgePruneError, ModelFormatError  # noqa: E402
-from edgeprune.importers import load_tflite  # noqa: E402
-from edgeprune.importers.torch_model import load_factory, load_weights, parse_input_shape  # noqa: E402
-from edgeprune.lower import lower_graph  # noqa: E402
-from edgeprune.prune.export import (  # noqa: E402
+from edgeprune.errors import EdgePruneError, ModelFormatError
+from edgeprune.importers import load_tflite
+from edgeprune.importers.torch_model import load_factory, load_weights, parse_input_shape
+from edgeprune.lower import lower_graph
+from edgeprune.prune.export import (
     expand_grouped_convs,
     export_float_tflite,
     export_int8_tflite,
     float_ops,
     last_conversion_log,
 )
-from edgeprune.runtime.host import run_program  # noqa: E402
-from edgeprune.testing.reference import deterministic_input, litert_run  # noqa: E402
+from edgeprune.runtime.host import run_program
+from edgeprune.testing.reference import deterministic_input, litert_run
 
 torch.set_num_threads(1)
 
 MODELS_PY = Path(__file__).resolve().parent / "models.py"
-# name -> (input shape, minimum argmax agreement out of 32)
+# name -> (input shape, minimum strict argmax agreement out of 32); with ties counted all must reach 28
 MODELS = {
     "residual_net": ((1, 1, 16, 16), 24),
-    "concat_net": ((1, 3, 12, 12), 20),
+    "concat_net": ((1, 3, 12, 12), 18),
     "mobile_net": ((1, 3, 16, 16), 24),
 }
 EXPECTED_KINDS = {
@@ -81,11 +82,8 @@ def test_int8_model_has_int8_io_and_no_float_ops(exported, name):
     assert float_ops(data) == []
     kinds = {op.kind for op in graph.ops}
     assert EXPECTED_KINDS[name] <= kinds, kinds
-    assert {"DEQUANTIZE"}.isdisjoint(kinds)
-    # int8->int8 QUANTIZE (a requantization in front of a CONCATENATION) is the only QUANTIZE allowed.
-    for op in graph.ops:
-        if op.kind == "QUANTIZE":
-            assert op.inputs[0].dtype == "int8" and op.outputs[0].dtype == "int8"
+    # No requantization either: cat(maxpool(x), avgpool(x)) keeps x's scale throughout.
+    assert {"QUANTIZE", "DEQUANTIZE"}.isdisjoint(kinds), kinds
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -107,15 +105,18 @@ def test_int8_argmax_agrees_with_float_torch(exported, name):
     shape, minimum = MODELS[name]
     din, dout = _io_details(data)
     gen = torch.Generator().manual_seed(7)
-    agree = 0
+    agree = with_ties = 0
     for _ in range(32):
         x = torch.randn(shape, generator=gen)
         with torch.no_grad():
             ref = model(x).numpy()
         y = litert_run(data, [_quantize(x.numpy(), din)])[0].astype(np.float32)
         scale, zp = dout["quantization"]
-        agree += int(np.argmax((y - zp) * scale) == np.argmax(ref))
-    assert agree >= minimum, f"{name}: int8 argmax agrees with float torch on {agree}/32 inputs"
+        y = ((y - zp) * scale).reshape(-1)
+        agree += int(np.argmax(y) == np.argmax(ref))
+        with_ties += int(y[np.argmax(ref)] == y.max())
+    msg = f"{name}: int8 argmax agrees with float torch on {agree}/32 inputs ({with_ties}/32 counting ties)"
+    assert agree >= minimum and with_ties >= 28, msg
 
 
 def test_float_export_is_quiet(capfd, tmp_path):
