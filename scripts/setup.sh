@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu"
+APT_PACKAGES="dataset-fashion-mnist gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu"
 need_apt=0
 for tool in arm-none-eabi-gcc arm-none-eabi-g++ qemu-system-arm qemu-aarch64 aarch64-linux-gnu-gcc; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
+[ -d /usr/share/datasets/fashion-mnist ] || need_apt=1
 if [ "$need_apt" = 1 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -21,4 +22,4 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check ".[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check ".[test,prune]"

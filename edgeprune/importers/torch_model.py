@@ -23,49 +23,61 @@ def _torch():
     return torch
 
 
-def load_factory(spec: str):
-    """`path/file.py:factory` -> the nn.Module that `factory()` returns."""
-    torch = _torch()
+def load_callable(spec: str, what: str = "factory"):
+    """`path/file.py:name` -> the object called `name` in that file (imported with its folder on sys.path)."""
     path_s, sep, name = str(spec).rpartition(":")
     if not sep or not path_s or not name:
-        raise ModelFormatError(f"'{spec}': expected path/file.py:factory (a callable returning an nn.Module)")
+        raise ModelFormatError(f"'{spec}': expected path/file.py:{what}")
     path = Path(path_s).expanduser()
     if not path.is_file():
-        raise ModelFormatError(f"{path}: no such file (from the model spec '{spec}')")
+        raise ModelFormatError(f"{path}: no such file (from '{spec}')")
     if not name.isidentifier():
         raise ModelFormatError(f"{path}: '{name}' is not a valid Python name")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    mod_name = f"_edgeprune_user_model_{digest}"
+    mod_name = f"_edgeprune_user_{digest}"
     mod_spec = importlib.util.spec_from_file_location(mod_name, path)
     if mod_spec is None or mod_spec.loader is None:
         raise ModelFormatError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(mod_spec)
-    folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)  # the file may import its neighbours
-    sys.modules[mod_name] = module
-    try:
-        mod_spec.loader.exec_module(module)
-    except Exception as e:
-        sys.modules.pop(mod_name, None)
-        raise ModelFormatError(f"{path}: importing the file failed: {type(e).__name__}: {e}") from e
-    finally:
+    module = sys.modules.get(mod_name)
+    if module is None:
+        module = importlib.util.module_from_spec(mod_spec)
+        folder = str(path.resolve().parent)
+        sys.path.insert(0, folder)  # the file may import its neighbours
+        sys.modules[mod_name] = module
         try:
-            sys.path.remove(folder)
-        except ValueError:
-            pass
+            mod_spec.loader.exec_module(module)
+        except Exception as e:  # user code fails in any way; report it in one line
+            sys.modules.pop(mod_name, None)
+            raise ModelFormatError(f"{path}: importing the file failed: {type(e).__name__}: {e}") from None
+        finally:
+            try:
+                sys.path.remove(folder)
+            except ValueError:
+                pass
     if not hasattr(module, name):
         raise ModelFormatError(f"{path}: has no attribute '{name}'")
-    factory = getattr(module, name)
+    return getattr(module, name)
+
+
+def call_user(fn, path_and_name: str):
+    """Calls user code, reporting any failure in one line naming it."""
+    try:
+        return fn()
+    except Exception as e:  # user code
+        raise ModelFormatError(f"{path_and_name}: calling it failed: {type(e).__name__}: {e}") from None
+
+
+def load_factory(spec: str):
+    """`path/file.py:factory` -> the nn.Module that `factory()` returns (or a module-level nn.Module)."""
+    torch = _torch()
+    factory = load_callable(spec, "factory")
     if isinstance(factory, torch.nn.Module):
         return factory
     if not callable(factory):
-        raise ModelFormatError(f"{path}: '{name}' is not callable (it is a {type(factory).__name__})")
-    try:
-        model = factory()
-    except Exception as e:
-        raise ModelFormatError(f"{path}: calling '{name}()' failed: {type(e).__name__}: {e}") from e
+        raise ModelFormatError(f"{spec}: not callable (it is a {type(factory).__name__})")
+    model = call_user(factory, spec)
     if not isinstance(model, torch.nn.Module):
-        raise ModelFormatError(f"{path}: '{name}()' returned a {type(model).__name__}, not a torch.nn.Module")
+        raise ModelFormatError(f"{spec}: returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 

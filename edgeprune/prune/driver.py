@@ -4,7 +4,6 @@ data is given); .tflite and ONNX models are pruned one-shot with least-squares r
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,28 +29,6 @@ class PruneOptions:
 def is_torch_spec(spec: str) -> bool:
     path, sep, name = str(spec).rpartition(":")
     return bool(sep) and path.endswith(".py") and bool(name)
-
-
-def load_callable(spec: str, what: str):
-    """`path/file.py:name` -> the named callable in that file."""
-    path, sep, name = str(spec).rpartition(":")
-    if not sep or not path.endswith(".py") or not name:
-        raise EdgePruneError(f"{what} '{spec}': expected path/file.py:name")
-    file = Path(path)
-    if not file.is_file():
-        raise ModelFormatError(f"{file}: no such file ({what})")
-    module_spec = importlib.util.spec_from_file_location(f"edgeprune_user_{file.stem}", file)
-    module = importlib.util.module_from_spec(module_spec)
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as e:  # user code can fail in any way; report it in one line
-        raise ModelFormatError(f"{file}: importing it failed: {type(e).__name__}: {e}") from None
-    fn = getattr(module, name, None)
-    if fn is None:
-        raise ModelFormatError(f"{file}: has no '{name}' ({what})")
-    if not callable(fn):
-        raise ModelFormatError(f"{file}: '{name}' is not callable ({what})")
-    return fn
 
 
 def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...], str]], n: int = 32,
@@ -125,18 +102,18 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
 def _prune_torch(spec: str, profile, budgets, options: PruneOptions, on_event):
     import torch
 
-    from edgeprune.importers.torch_model import load_weights, parse_input_shape
+    from edgeprune.importers.torch_model import (
+        call_user,
+        load_callable,
+        load_factory,
+        load_weights,
+        parse_input_shape,
+    )
     from edgeprune.prune.api import prune_torch
     from edgeprune.prune.finetune import check_loader_shape
 
     torch.manual_seed(0)
-    factory = load_callable(spec, "model factory")
-    try:
-        model = factory()
-    except Exception as e:  # user code
-        raise ModelFormatError(f"{spec}: calling the factory failed: {type(e).__name__}: {e}") from None
-    if not isinstance(model, torch.nn.Module):
-        raise ModelFormatError(f"{spec}: the factory returned {type(model).__name__}, not a torch.nn.Module")
+    model = load_factory(spec)
     if options.weights:
         load_weights(model, options.weights)
     if not options.input_shape:
@@ -144,11 +121,13 @@ def _prune_torch(spec: str, profile, budgets, options: PruneOptions, on_event):
     example = torch.zeros(parse_input_shape(options.input_shape))
     train = val = None
     if options.data:
-        loaders = load_callable(options.data, "data loaders")
-        try:
-            train, val = loaders()
-        except Exception as e:  # user code
-            raise ModelFormatError(f"{options.data}: calling it failed: {type(e).__name__}: {e}") from None
+        loaders = load_callable(options.data, "loaders")
+        if not callable(loaders):
+            raise ModelFormatError(f"{options.data}: not callable")
+        pair = call_user(loaders, options.data)
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ModelFormatError(f"{options.data}: must return (train_loader, validation_loader)")
+        train, val = pair
         check_loader_shape(train, example, "training")
         check_loader_shape(val, example, "validation")
     calibration = None
