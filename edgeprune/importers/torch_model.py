@@ -73,11 +73,12 @@ def load_factory(spec: str):
     factory = load_callable(spec, "factory")
     if isinstance(factory, torch.nn.Module):
         return factory
+    path, _, name = str(spec).rpartition(":")
     if not callable(factory):
-        raise ModelFormatError(f"{spec}: not callable (it is a {type(factory).__name__})")
-    model = call_user(factory, spec)
+        raise ModelFormatError(f"{path}: '{name}' is not callable (it is a {type(factory).__name__})")
+    model = call_user(factory, f"{path}: '{name}()'")
     if not isinstance(model, torch.nn.Module):
-        raise ModelFormatError(f"{spec}: returned a {type(model).__name__}, not a torch.nn.Module")
+        raise ModelFormatError(f"{path}: '{name}()' returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
