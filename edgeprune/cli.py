@@ -161,10 +161,64 @@ def _print_prune_report(report: dict) -> None:
         console.print(f"accuracy proxy (agreement with the dense model): {report['accuracy_proxy']}")
 
 
+def _sweep(args):
+    """(kind, values) when one budget lists several values (`--macs 75%,50%,25%`), else None."""
+    from edgeprune.errors import BudgetError
+    from edgeprune.prune.budgets import KINDS
+
+    swept = [(k, getattr(args, k).split(",")) for k in KINDS if getattr(args, k) and "," in getattr(args, k)]
+    if len(swept) > 1:
+        raise BudgetError("only one budget can be swept at a time (values separated by commas)")
+    return swept[0] if swept else None
+
+
+def _cmd_prune_sweep(args, profile, kind: str, values: list[str]) -> int:
+    import copy
+
+    from edgeprune.prune.pareto import accuracy_of, pareto_plot
+
+    out = Path(args.output)
+    results = []
+    for value in values:
+        one = copy.copy(args)
+        setattr(one, kind, value.strip())
+        tflite, report = _run_prune(one, profile)
+        tag = value.strip().replace("%", "pct").replace(".", "_")
+        path = out.with_name(f"{out.stem}_{kind}{tag}{out.suffix}")
+        _atomic_write(path, tflite)
+        _atomic_write(path.with_suffix(".report.json"), (json.dumps(report, indent=1, default=str) + "\n").encode())
+        results.append((value.strip(), path, report))
+    metric = accuracy_of(results[0][2])[1]
+    points = [{"label": f"--{kind} {v}", "macs": r["pruned"]["macs"], "accuracy": accuracy_of(r)[0],
+               "metric": metric} for v, _, r in results]
+    dense = {"macs": results[0][2]["dense"]["macs"], "accuracy": results[0][2].get("dense_accuracy", 1.0
+             if "agreement" in metric else None)}
+    plot = pareto_plot(points, dense, out.with_name(f"{out.stem}_pareto.png"), f"{args.model} on {profile.name}")
+    summary = [{"budget": f"--{kind} {v}", "model": str(p), "macs": r["pruned"]["macs"],
+                "accuracy": accuracy_of(r)[0]} for v, p, r in results]
+    if args.json:
+        print(json.dumps({"sweep": summary, "metric": metric, "plot": str(plot)}, indent=1))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"sweep of --{kind} ({metric})", title_justify="left")
+        for col in ("budget", "model", "MACs", "accuracy"):
+            table.add_column(col)
+        for row in summary:
+            acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+            table.add_row(row["budget"], row["model"], f"{row['macs']:,}", acc)
+        _console().print(table)
+        _console().print(f"wrote {plot}")
+    return 0
+
+
 def cmd_prune(args) -> int:
     from edgeprune.targets import load_profile
 
     profile = load_profile(args.target)
+    sweep = _sweep(args)
+    if sweep is not None:
+        return _cmd_prune_sweep(args, profile, *sweep)
     tflite, report = _run_prune(args, profile)
     out = Path(args.output)
     report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
@@ -240,7 +294,8 @@ def cmd_verify(args) -> int:
 
 def _add_prune_arguments(p) -> None:
     g = p.add_argument_group("budgets (absolute with units, or a share of the dense model like 50%; "
-                             "none: the target's flash and SRAM)")
+                             "none: the target's flash and SRAM; `prune` sweeps one budget given as a "
+                             "comma-separated list and plots accuracy against MACs)")
     g.add_argument("--macs", help="multiply-accumulates, e.g. 1.2M or 50%%")
     g.add_argument("--flops", help="floating-point operations, e.g. 2.4M")
     g.add_argument("--params", help="parameters, e.g. 100k")

@@ -31,7 +31,7 @@ def is_torch_spec(spec: str) -> bool:
     return bool(sep) and path.endswith(".py") and bool(name)
 
 
-def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...], str]], n: int = 32,
+def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...], str]], n: int = 64,
                      seed: int = 0) -> list[list[np.ndarray]]:
     """Calibration inputs from a .npy (N x input shape, or N x ... without the batch dim), else random."""
     if path is None:
