@@ -156,12 +156,12 @@ def test_sweep_writes_models_and_pareto_plot(tmp_path):
     from edgeprune.backends.tflite_writer import write_tflite
     from edgeprune.testing.random_models import random_int8_cnn
 
-    model = write_tflite(random_int8_cnn(3), tmp_path / "cnn.tflite")
-    proc = run("prune", model, "--target", "cortex-m7", "--macs", "80%,50%", "-o", tmp_path / "p.tflite", "--json",
+    model = write_tflite(random_int8_cnn(1), tmp_path / "cnn.tflite")
+    proc = run("prune", model, "--target", "cortex-m7", "--macs", "80%,60%", "-o", tmp_path / "p.tflite", "--json",
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     sweep = json.loads(proc.stdout)
-    assert [row["budget"] for row in sweep["sweep"]] == ["--macs 80%", "--macs 50%"]
+    assert [row["budget"] for row in sweep["sweep"]] == ["--macs 80%", "--macs 60%"]
     assert sweep["sweep"][1]["macs"] < sweep["sweep"][0]["macs"]
     png = Path(sweep["plot"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
