@@ -83,7 +83,8 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
     from edgeprune.prune.oneshot_budget import prune_graph_to_budgets
 
     calibration = load_calibration(options.calibration, [(t.shape, t.dtype) for t in graph.inputs])
-    pruned, info = prune_graph_to_budgets(graph, profile, budgets, calibration, on_event=on_event)
+    pruned, info = prune_graph_to_budgets(graph, profile, budgets, calibration, on_event=on_event,
+                                         round_to=options.round_to)
     report = {
         "target": profile.name,
         "method": "one-shot channel pruning with least-squares reconstruction",

@@ -362,6 +362,21 @@ def _macs(graph: Graph, G: _Groups, alive: np.ndarray) -> int:
     return total
 
 
+def _round_groups(G: _Groups, imp: np.ndarray, alive: np.ndarray, round_to: int) -> np.ndarray:
+    """Each group keeps a multiple of round_to channels (the nearest, at least round_to when it had that many),
+    taking back its most important removed channels or dropping its least important kept ones."""
+    for gr in G.groups:
+        comps = sorted(gr["comps"], key=lambda r: imp[r], reverse=True)
+        kept = [r for r in comps if alive[G.comp_nodes[r]].all()]
+        n = len(comps)
+        if round_to <= 1 or n <= round_to:
+            continue
+        want = max(round_to, min(n, int(round(len(kept) / round_to)) * round_to))
+        for i, r in enumerate(comps):
+            alive[G.comp_nodes[r]] = i < want
+    return alive
+
+
 def _select(graph: Graph, G: _Groups, imp: np.ndarray, keep) -> np.ndarray:
     alive = np.ones(G.n, dtype=bool)
     if isinstance(keep, dict):
@@ -544,7 +559,7 @@ def _layer_rows(before: Graph, after: Graph) -> list[dict]:
 
 
 def prune_oneshot(graph: Graph, calibration: list[list[np.ndarray]], keep: dict[int, int] | float,
-                  method: str = "l2+lsq", alpha: float = 1e-3) -> tuple[Graph, dict]:
+                  method: str = "l2+lsq", alpha: float = 1e-3, round_to: int = 1) -> tuple[Graph, dict]:
     """Structured channel pruning of a float32 or int8 graph, with least-squares refit of the next layers.
 
     keep: fraction of the dense MACs to keep (allocated over groups by importance per MAC), or
@@ -573,6 +588,8 @@ def prune_oneshot(graph: Graph, calibration: list[list[np.ndarray]], keep: dict[
         dense_vals = _run(dense, fit, idx)
     imp = _importance(dense, G, rank, dense_vals)
     alive = _select(dense, G, imp, keep)
+    if not isinstance(keep, dict):
+        alive = _round_groups(G, imp, alive, round_to)
     plain = _apply(dense, G, alive)
     recon_ops: list[int] = []
     result = plain

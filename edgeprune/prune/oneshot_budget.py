@@ -21,10 +21,12 @@ def _measure(graph: Graph, profile) -> dict:
 
 def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
                            calibration: list[list[np.ndarray]], iterations: int = 9,
-                           on_event: Callable[[str], None] | None = None) -> tuple[Graph, dict]:
+                           on_event: Callable[[str], None] | None = None,
+                           round_to: int | None = None) -> tuple[Graph, dict]:
     from edgeprune.prune.oneshot import prune_oneshot
 
     say = on_event or (lambda _m: None)
+    round_to = int(round_to if round_to is not None else getattr(profile, "round_to", 1))
     budgets = list(budgets) if budgets else default_budgets(profile)
     dense = _measure(graph, profile)
     targets = [b.resolve(dense[b.kind]) for b in budgets]
@@ -33,10 +35,10 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
                        "pruned": dense["_report"], "oneshot": {}}
     lo, hi = 0.0, 1.0  # kept share of MACs: lo fails or is untested, hi meets nothing yet
     best = None
-    for i in range(iterations):
-        keep = (lo + hi) / 2 if best is not None or i > 0 else 0.5
+    for _ in range(iterations):
+        keep = (lo + hi) / 2
         say(f"one-shot pruning: keeping {keep:.0%} of the MACs")
-        pruned, info = prune_oneshot(graph, calibration, keep, method="act+lsq")
+        pruned, info = prune_oneshot(graph, calibration, keep, method="act+lsq", round_to=round_to)
         measured = _measure(pruned, profile)
         status = check(targets, measured)
         if all(v["met"] for v in status.values()):
@@ -47,7 +49,7 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
         if best is not None and hi - lo < 0.02:
             break
     if best is None:
-        pruned, info = prune_oneshot(graph, calibration, 0.02, method="act+lsq")
+        pruned, info = prune_oneshot(graph, calibration, 0.02, method="act+lsq", round_to=round_to)
         measured = _measure(pruned, profile)
         status = check(targets, measured)
         failing = {k: v for k, v in status.items() if not v["met"]}
