@@ -19,7 +19,7 @@ inline mve_pred16_t lanes16(int32_t n) { return vctp16q((uint32_t)(n < 0 ? 0 : n
 // Channels [c0, c0 + n) (n <= 16; n == 16 unless kTail) of one output pixel.
 template <bool kBorder, bool kTail>
 void dw_block(const Taps &t, const int8_t *x_base, const int8_t *w_base, int32_t n, int16_t offset,
-              const int32_t *rq, int32_t output_offset, int32x4_t lo, int32x4_t hi, int8_t *out) {
+              const int32_t *rq, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
   mve_pred16_t p0 = 0xffff, p1 = 0xffff;
   if (kTail) {
     p0 = lanes16(n);
@@ -29,32 +29,70 @@ void dw_block(const Taps &t, const int8_t *x_base, const int8_t *w_base, int32_t
   const int32_t bias_field = kBorder ? 32 : 0;
   int32x4_t ae0 = vldrwq_s32(rq + bias_field), ao0 = vldrwq_s32(rq + bias_field + 4);
   int32x4_t ae1 = vldrwq_s32(rq1 + bias_field), ao1 = vldrwq_s32(rq1 + bias_field + 4);
+  // Locals, not the struct: the asm blocks' memory clobber would force reloads every tap.
+  const int32_t rows = t.rows, cols = t.cols, x_row = t.x_row, x_col = t.x_col, w_row = t.w_row, w_col = t.w_col;
   const int8_t *xr = x_base, *wr = w_base;
-  for (int32_t fy = 0; fy < t.rows; ++fy, xr += t.x_row, wr += t.w_row) {
+  for (int32_t fy = 0; fy < rows; ++fy, xr += x_row, wr += w_row) {
     const int8_t *xp = xr, *wp = wr;
-    for (int32_t fx = 0; fx < t.cols; ++fx, xp += t.x_col, wp += t.w_col) {
-      int16x8_t x0, x1, w0, w1;
-      if (kTail) {
-        x0 = vldrbq_z_s16(xp, p0);
-        x1 = vldrbq_z_s16(xp + 8, p1);
-        w0 = vldrbq_z_s16(wp, p0);
-        w1 = vldrbq_z_s16(wp + 8, p1);
-      } else {
-        x0 = vldrbq_s16(xp);
-        x1 = vldrbq_s16(xp + 8);
-        w0 = vldrbq_s16(wp);
-        w1 = vldrbq_s16(wp + 8);
+    for (int32_t fx = 0; fx < cols; ++fx, xp += x_col, wp += w_col) {
+      if (!kTail) {
+        // Scheduled by hand: the compiler hoists all four loads and spills an accumulator; in this order
+        // 7 vector registers are live (4 accumulators, input, filter, product).
+        int16x8_t x, f;
+        int32x4_t prod;
+        if (kBorder) {
+          __asm__("vldrb.s16 %q[x], [%[xp]]\n\t"
+                  "vldrb.s16 %q[f], [%[wp]]\n\t"
+                  "vadd.i16 %q[x], %q[x], %[off]\n\t"
+                  "vmullb.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ae0], %q[ae0], %q[t]\n\t"
+                  "vmullt.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ao0], %q[ao0], %q[t]\n\t"
+                  "vldrb.s16 %q[x], [%[xp], #8]\n\t"
+                  "vldrb.s16 %q[f], [%[wp], #8]\n\t"
+                  "vadd.i16 %q[x], %q[x], %[off]\n\t"
+                  "vmullb.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ae1], %q[ae1], %q[t]\n\t"
+                  "vmullt.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ao1], %q[ao1], %q[t]"
+                  : [ae0] "+w"(ae0), [ao0] "+w"(ao0), [ae1] "+w"(ae1), [ao1] "+w"(ao1), [x] "=&w"(x),
+                    [f] "=&w"(f), [t] "=&w"(prod)
+                  : [xp] "l"(xp), [wp] "l"(wp), [off] "r"((int32_t)offset)
+                  : "memory");
+        } else {
+          __asm__("vldrb.s16 %q[x], [%[xp]]\n\t"
+                  "vldrb.s16 %q[f], [%[wp]]\n\t"
+                  "vmullb.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ae0], %q[ae0], %q[t]\n\t"
+                  "vmullt.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ao0], %q[ao0], %q[t]\n\t"
+                  "vldrb.s16 %q[x], [%[xp], #8]\n\t"
+                  "vldrb.s16 %q[f], [%[wp], #8]\n\t"
+                  "vmullb.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ae1], %q[ae1], %q[t]\n\t"
+                  "vmullt.s16 %q[t], %q[x], %q[f]\n\t"
+                  "vadd.i32 %q[ao1], %q[ao1], %q[t]"
+                  : [ae0] "+w"(ae0), [ao0] "+w"(ao0), [ae1] "+w"(ae1), [ao1] "+w"(ao1), [x] "=&w"(x),
+                    [f] "=&w"(f), [t] "=&w"(prod)
+                  : [xp] "l"(xp), [wp] "l"(wp)
+                  : "memory");
+        }
+        continue;
       }
-      if (kBorder) {
-        x0 = vaddq_n_s16(x0, offset);
-        x1 = vaddq_n_s16(x1, offset);
-      }
-      ae0 = vaddq_s32(ae0, vmullbq_int_s16(x0, w0));
-      ao0 = vaddq_s32(ao0, vmulltq_int_s16(x0, w0));
-      ae1 = vaddq_s32(ae1, vmullbq_int_s16(x1, w1));
-      ao1 = vaddq_s32(ao1, vmulltq_int_s16(x1, w1));
+      int16x8_t x = vldrbq_z_s16(xp, p0);
+      int16x8_t f = vldrbq_z_s16(wp, p0);
+      if (kBorder) x = vaddq_n_s16(x, offset);
+      ae0 = vaddq_s32(ae0, vmullbq_int_s16(x, f));
+      ao0 = vaddq_s32(ao0, vmulltq_int_s16(x, f));
+      x = vldrbq_z_s16(xp + 8, p1);
+      f = vldrbq_z_s16(wp + 8, p1);
+      if (kBorder) x = vaddq_n_s16(x, offset);
+      ae1 = vaddq_s32(ae1, vmullbq_int_s16(x, f));
+      ao1 = vaddq_s32(ao1, vmulltq_int_s16(x, f));
     }
   }
+  // The clamp bounds are materialized only now: the tap loop needs every vector register.
+  const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
   ae0 = ep::mve::requantize(ae0, vldrwq_s32(rq + 8), vldrwq_s32(rq + 16), vldrwq_s32(rq + 24), output_offset,
                             lo, hi);
   ao0 = ep::mve::requantize(ao0, vldrwq_s32(rq + 12), vldrwq_s32(rq + 20), vldrwq_s32(rq + 28), output_offset,
@@ -80,12 +118,12 @@ void dw_block(const Taps &t, const int8_t *x_base, const int8_t *w_base, int32_t
 
 template <bool kBorder>
 void dw_pixel(const Taps &t, const int8_t *x_base, const int8_t *w_base, int32_t channels, int16_t offset,
-              const int32_t *rq, int32_t output_offset, int32x4_t lo, int32x4_t hi, int8_t *out) {
+              const int32_t *rq, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
   int32_t c = 0;
   for (; c + 16 <= channels; c += 16, rq += 16 * EP_MVE_DW_RQ_FIELDS)
-    dw_block<kBorder, false>(t, x_base + c, w_base + c, 16, offset, rq, output_offset, lo, hi, out + c);
+    dw_block<kBorder, false>(t, x_base + c, w_base + c, 16, offset, rq, output_offset, act_min, act_max, out + c);
   if (c < channels)
-    dw_block<kBorder, true>(t, x_base + c, w_base + c, channels - c, offset, rq, output_offset, lo, hi, out + c);
+    dw_block<kBorder, true>(t, x_base + c, w_base + c, channels - c, offset, rq, output_offset, act_min, act_max, out + c);
 }
 
 }  // namespace
@@ -102,7 +140,7 @@ extern "C" ep_status ep_depthwise_conv2d_s8_mve(const ep_depthwise_conv2d_s8_mve
   const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
   const int32_t in_row = in_w * C;
   const int16_t offset = (int16_t)p->input_offset;
-  const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+  const int32_t lo = p->act_min, hi = p->act_max;
   Taps t;
   t.x_row = dil_h * in_row;
   t.x_col = dil_w * C;

@@ -1,4 +1,4 @@
-"""Helium (MVE) specializations of the int8 conv kernels (Cortex-M55): csrc/kernels/*_s8_mve.cc.
+"""Helium (MVE) specializations of the int8 conv kernels and ADD (Cortex-M55): csrc/kernels/*_s8_mve.cc.
 
 Each rewrite is an exact integer identity of the portable kernel (see csrc/include/edgeprune/kernels/conv_mve.h):
   * input offset folded into the bias: sum(w * (x + off)) + b == sum(w * x) + (b + off * sum(w)) (mod 2**32, as
@@ -133,3 +133,11 @@ def fully_connected_mve(call: KernelCall) -> KernelCall | None:
     return KernelCall(call.op, "ep_fully_connected_s8_mve", "ep_fully_connected_s8_mve_params", params=params,
                       consts={"filter_scales": call.consts["filter_scales"], "bias": folded},
                       args=[call.args[0], call.args[1], call.args[3]])
+
+
+@specializer("ep_add_s8", requires={"mve"}, priority=PRIORITY)
+def add_mve(call: KernelCall) -> KernelCall | None:
+    if int(call.params["broadcast"]):
+        return None
+    return KernelCall(call.op, "ep_add_s8_mve", call.params_type, params=dict(call.params), consts=dict(call.consts),
+                      args=list(call.args), outputs=call.outputs)

@@ -16,6 +16,7 @@
 #define EDGEPRUNE_KERNELS_CONV_MVE_H
 
 #include "edgeprune/common.h"
+#include "edgeprune/kernels/elementwise.h"
 
 EP_EXTERN_C_BEGIN
 
@@ -79,6 +80,10 @@ typedef struct {
 
 ep_status ep_fully_connected_s8_mve(const ep_fully_connected_s8_mve_params *params, const int8_t *input,
                                     const int8_t *weights, int8_t *output);
+
+/* ADD without broadcasting (the portable ep_add_s8 params; broadcast must be 0), 4 lanes per step. */
+ep_status ep_add_s8_mve(const ep_add_s8_params *params, const int8_t *input1, const int8_t *input2,
+                        int8_t *output);
 
 EP_EXTERN_C_END
 
