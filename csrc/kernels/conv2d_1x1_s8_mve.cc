@@ -36,6 +36,8 @@ extern "C" ep_status ep_conv2d_1x1_s8_mve(const ep_conv2d_s8_mve_params *p, cons
   const int32_t in_c = p->in_c, out_c = p->out_c;
   const int8_t *packed_filter = p->filter;
   const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+  const int32_t full = in_c >> 4, rem = in_c & 15, tail_at = in_c & ~15;
+  uintptr_t list[EP_MVE_SEGMENT_WORDS(1)] = {0, 0, 0, 0};  // one segment per pixel, then the terminator
   int32_t pixels = p->batches * p->out_h * p->out_w;
   PixelWalk walk{input, 0, p->out_w, p->stride_w * in_c, p->stride_h * p->in_w * in_c,
                  input, 0, p->out_h, p->in_h * p->in_w * in_c};
@@ -44,13 +46,16 @@ extern "C" ep_status ep_conv2d_1x1_s8_mve(const ep_conv2d_s8_mve_params *p, cons
     walk.next();
     const int8_t *a1 = walk.get();
     walk.next();
-    ep::mve::gemm_2rows(a0, a1, packed_filter, in_c, out_c, p->rq, p->output_offset, lo, hi, output,
-                        output + out_c);
+    ep::mve::set_segment(list, 0, full, a0, a1);
+    ep::mve::gemm_2rows(list, a0 + tail_at, a1 + tail_at, rem, packed_filter, out_c, p->rq, p->output_offset, lo,
+                        hi, output, output + out_c);
     output += 2 * out_c;
   }
   if (pixels) {
     const int8_t *a0 = walk.get();
-    ep::mve::gemm_2rows(a0, a0, packed_filter, in_c, out_c, p->rq, p->output_offset, lo, hi, output, nullptr);
+    ep::mve::set_segment(list, 0, full, a0, a0);
+    ep::mve::gemm_2rows(list, a0 + tail_at, a0 + tail_at, rem, packed_filter, out_c, p->rq, p->output_offset, lo,
+                        hi, output, nullptr);
   }
   return EP_OK;
 #else

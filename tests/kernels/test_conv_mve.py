@@ -4,9 +4,9 @@ Cortex-M55 (mps3-an547): the kernels only build for MVE targets, so there is no 
 Each firmware holds many independent single ops (one graph input and output each) so a seeded sweep costs a
 few builds: 1x1 GEMM (strides, channel tails, odd pixel counts, batches), im2col GEMM (SAME/VALID, strides,
 dilations, K and output-channel tails, in_c 1 and 3), depthwise (channel tails, borders, strides,
-dilations), fully connected (depth tails, batches, per-tensor / per-channel), random scales, zero points
+dilations), fully connected (depth tails, batches, per-tensor / per-channel), ADD (sizes not a multiple of 4), random scales, zero points
 (including -128 / 127), multipliers > 1 and every fused activation; plus the fallbacks (depth multiplier 2,
-asymmetric FC weights) that must stay on the portable kernels. int8 results must be bit-exact.
+asymmetric FC weights, broadcasting ADD) that must stay on the portable kernels. int8 results must be bit-exact.
 The host part checks the build-time layouts and the vector requantization identity in numpy.
 """
 
@@ -91,10 +91,18 @@ def fc_op(rng, tag, batches, depth, units, per_channel=False, w_zp=0, act=None):
               attrs={"fused_activation": act or str(rng.choice(ACTS))})
 
 
+def add_op(rng, tag, shape, shape2=None, act=None):
+    s1, s2 = float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.01, 0.2))
+    a = tensor(f"a{tag}", shape, "int8", qparams(s1, _zp(rng)))
+    b = tensor(f"c{tag}", shape2 or shape, "int8", qparams(s2, _zp(rng)))
+    y = tensor(f"y{tag}", shape, "int8", qparams(float(rng.uniform(0.01, 0.3)), _zp(rng)))
+    return Op(kind="ADD", inputs=[a, b], outputs=[y], attrs={"fused_activation": act or str(rng.choice(ACTS))})
+
+
 def _graph(ops, name):
     tensors = [t for op in ops for t in (*op.inputs, *op.outputs)]
-    g = Graph(tensors=tensors, ops=ops, inputs=[op.inputs[0] for op in ops], outputs=[op.outputs[0] for op in ops],
-              name=name)
+    inputs = [t for op in ops for t in op.inputs if not t.is_constant]
+    g = Graph(tensors=tensors, ops=ops, inputs=inputs, outputs=[op.outputs[0] for op in ops], name=name)
     g.renumber()
     return g
 
@@ -141,6 +149,9 @@ def dw_fc_cases(seed):
         fc_op(rng, "i", 3, 37, 5, per_channel=True),  # depth tail, batches
         fc_op(rng, "j", 2, 8, 3),
         fc_op(rng, "k", 1, 20, 4, w_zp=3),  # asymmetric weights: portable fallback
+        add_op(rng, "l", (1, 5, 5, 16), act="RELU"),  # ResNet residual
+        add_op(rng, "m", (2, 3, 7)),  # size not a multiple of 4
+        add_op(rng, "n", (1, 3, 4, 5), (1, 1, 1, 5)),  # broadcasting: portable fallback
     ]
     for i in range(4):
         kh, kw, dh = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.choice([1, 2]))
@@ -153,7 +164,7 @@ def dw_fc_cases(seed):
 EXPECTED = {
     "gemm": ["ep_conv2d_1x1_s8_mve"] * 4 + ["ep_conv2d_im2col_s8_mve"] * 7 + ["ep_conv2d_1x1_s8_mve"],
     "dw_fc": ["ep_depthwise_conv2d_s8_mve"] * 6 + ["ep_depthwise_conv2d_s8"] + ["ep_fully_connected_s8_mve"] * 3
-    + ["ep_fully_connected_s8"],
+    + ["ep_fully_connected_s8", "ep_add_s8_mve", "ep_add_s8_mve", "ep_add_s8"],
 }
 
 

@@ -94,7 +94,8 @@ def conv2d_mve(call: KernelCall) -> KernelCall | None:
     if p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0:
         return KernelCall(call.op, "ep_conv2d_1x1_s8_mve", "ep_conv2d_s8_mve_params", params=params,
                           consts=consts, args=[x, y])
-    scratch = Scratch(2 * (-(-k // 16) * 16), name="im2col")
+    # EP_MVE_IM2COL_SCRATCH_BYTES: two im2col rows, then the GEMM's segment list (uintptr_t words)
+    scratch = Scratch(2 * (-(-k // 16) * 16) + 4 * (3 * int(p["filter_h"]) + 1), name="im2col")
     return KernelCall(call.op, "ep_conv2d_im2col_s8_mve", "ep_conv2d_s8_mve_params", params=params,
                       consts=consts, args=[x, scratch, y])
 

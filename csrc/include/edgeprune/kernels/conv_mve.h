@@ -24,7 +24,7 @@ EP_EXTERN_C_BEGIN
 #define EP_MVE_DW_RQ_FIELDS 5 /* depthwise: bias', multiplier, left shift, right shift, raw bias */
 
 /* CONV_2D as a GEMM: ep_conv2d_1x1_s8_mve (1x1 filter, no padding: reads the input directly) and
- * ep_conv2d_im2col_s8_mve (any geometry: two im2col rows of ceil(K/16)*16 bytes each in the scratch). */
+ * ep_conv2d_im2col_s8_mve (any geometry; see EP_MVE_IM2COL_SCRATCH_BYTES). */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
@@ -40,8 +40,10 @@ typedef struct {
   const int8_t *filter;  /* packed: [ceil(out_c/4)][ceil(K/16)][4][16] */
 } ep_conv2d_s8_mve_params;
 
-#define EP_MVE_IM2COL_SCRATCH_BYTES(filter_h, filter_w, in_c) \
-  (2u * (((size_t)(filter_h) * (size_t)(filter_w) * (size_t)(in_c) + 15u) & ~(size_t)15u))
+/* Scratch of ep_conv2d_im2col_s8_mve: two im2col rows, then the segment list of the GEMM (uintptr_t words). */
+#define EP_MVE_IM2COL_SCRATCH_BYTES(filter_h, filter_w, in_c)                                          \
+  (2u * (((size_t)(filter_h) * (size_t)(filter_w) * (size_t)(in_c) + 15u) & ~(size_t)15u) +          \
+   4u * (3u * (size_t)(filter_h) + 1u))
 
 ep_status ep_conv2d_1x1_s8_mve(const ep_conv2d_s8_mve_params *params, const int8_t *input, int8_t *output);
 ep_status ep_conv2d_im2col_s8_mve(const ep_conv2d_s8_mve_params *params, const int8_t *input, void *scratch,
@@ -140,24 +142,41 @@ static inline void fill_bytes(int8_t *dst, int8x16_t value, int32_t n) {
   if (n > 0) vstrbq_p_s8(dst, value, vctp8q((uint32_t)n));
 }
 
-/* Output channels [0, out_c) of two pixels (rows a0, a1 of K bytes; the bytes past K are never read) against
- * the packed filter. out1 may be NULL (then a1 is only read). */
-static inline void gemm_2rows(const int8_t *a0, const int8_t *a1, const int8_t *packed, int32_t K, int32_t out_c,
-                              const int32_t *rq, int32_t output_offset, int32x4_t lo, int32x4_t hi, int8_t *out0,
-                              int8_t *out1) {
-  const int32_t full = K >> 4;
-  const int32_t rem = K & 15;
+/* A GEMM row pair as the asm loop reads it: for each segment {16-byte chunks, pixel 0 address, pixel 1
+ * address}, then a 0 terminator. */
+#define EP_MVE_SEGMENT_WORDS(segs) (3u * (size_t)(segs) + 1u)
+
+static inline void set_segment(uintptr_t *list, int32_t i, int32_t chunks, const int8_t *x0, const int8_t *x1) {
+  list[3 * i] = (uintptr_t)chunks;
+  list[3 * i + 1] = (uintptr_t)x0;
+  list[3 * i + 2] = (uintptr_t)x1;
+}
+
+/* Output channels [0, out_c) of two pixels against the packed filter. The pixels' GEMM rows are the segments
+ * of `list` (16-byte chunks only) followed, when rem > 0, by a last chunk of rem bytes at t0 / t1, loaded
+ * predicated (the bytes past the row are never read). out1 may be NULL (pixel 1 is then only read). */
+static inline void gemm_2rows(const uintptr_t *list, const int8_t *t0, const int8_t *t1, int32_t rem,
+                              const int8_t *packed, int32_t out_c, const int32_t *rq, int32_t output_offset,
+                              int32x4_t lo, int32x4_t hi, int8_t *out0, int8_t *out1) {
   const mve_pred16_t tail = vctp8q((uint32_t)rem);
   const int8_t *w = packed;
   for (int32_t oc = 0; oc < out_c; oc += 4, rq += 4 * EP_MVE_RQ_FIELDS) {
     int32_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-    const int8_t *x0 = a0, *x1 = a1;
-    if (full > 0) {
-      // 16 instructions per 128 MACs. Hand-scheduled because VMLADAVA accumulates into even core registers
-      // only: eight accumulators take all of them (r14 included), which leaves no register for LE's counter.
+    {
+      // 16 instructions per 128 MACs, 5 more per segment. Hand-scheduled because VMLADAVA accumulates into
+      // even core registers only: eight accumulators take all of them (r14 included), which leaves no
+      // register for LE's counter, and the compiler would spill around a loop over segments.
+      const int8_t *x0, *x1;
+      const uintptr_t *lp = list;
+      uintptr_t n;
       int8x16_t v0, v1, f;
-      int32_t n = full;
       __asm__ volatile(
+          "ldr %[n], [%[lp]], #4\n\t"
+          "cmp %[n], #0\n\t"
+          "beq 3f\n\t"
+          "0:\n\t"
+          "ldr %[x0], [%[lp]], #4\n\t"
+          "ldr %[x1], [%[lp]], #4\n\t"
           "1:\n\t"
           "vldrb.8 %q[v0], [%[x0]], #16\n\t"
           "vldrb.8 %q[v1], [%[x1]], #16\n\t"
@@ -175,15 +194,19 @@ static inline void gemm_2rows(const int8_t *a0, const int8_t *a1, const int8_t *
           "vmlava.s8 %[s13], %q[v1], %q[f]\n\t"
           "subs %[n], %[n], #1\n\t"
           "bne 1b\n\t"
+          "ldr %[n], [%[lp]], #4\n\t"
+          "cmp %[n], #0\n\t"
+          "bne 0b\n\t"
+          "3:\n\t"
           : [s00] "+Te"(s00), [s01] "+Te"(s01), [s02] "+Te"(s02), [s03] "+Te"(s03), [s10] "+Te"(s10),
-            [s11] "+Te"(s11), [s12] "+Te"(s12), [s13] "+Te"(s13), [x0] "+r"(x0), [x1] "+r"(x1), [w] "+r"(w),
-            [n] "+r"(n), [v0] "=&w"(v0), [v1] "=&w"(v1), [f] "=&w"(f)
+            [s11] "+Te"(s11), [s12] "+Te"(s12), [s13] "+Te"(s13), [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "+r"(w),
+            [n] "=&r"(n), [lp] "+r"(lp), [v0] "=&w"(v0), [v1] "=&w"(v1), [f] "=&w"(f)
           :
           : "cc", "memory");
     }
     if (rem) {
-      const int8x16_t v0 = vldrbq_z_s8(x0, tail);
-      const int8x16_t v1 = vldrbq_z_s8(x1, tail);
+      const int8x16_t v0 = vldrbq_z_s8(t0, tail);
+      const int8x16_t v1 = vldrbq_z_s8(t1, tail);
       int8x16_t f = vldrbq_s8(w);
       s00 = vmladavaq_s8(s00, v0, f);
       s10 = vmladavaq_s8(s10, v1, f);
