@@ -112,7 +112,7 @@ static inline int32x4_t requantize(int32x4_t acc, int32x4_t mult, int32x4_t lsh,
   return vminq_s32(acc, hi);
 }
 
-/* The same with the fields of one 4-channel block of a GEMM rq array (bias' is added by the caller). */
+/* The same with the fields of one 4-channel block of a GEMM rq array (bias' is already in the accumulator). */
 static inline int32x4_t requantize_rq(int32x4_t acc, const int32_t *rq, int32_t output_offset, int32x4_t lo,
                                       int32x4_t hi) {
   return requantize(acc, vldrwq_s32(rq + 4), vldrwq_s32(rq + 8), vldrwq_s32(rq + 12), output_offset, lo, hi);
@@ -142,6 +142,16 @@ static inline void fill_bytes(int8_t *dst, int8x16_t value, int32_t n) {
   if (n > 0) vstrbq_p_s8(dst, value, vctp8q((uint32_t)n));
 }
 
+/* {a, b, c, d} from core registers: two VMOVs (the compiler emits a VDUP and three lane moves). */
+static inline int32x4_t make_vector(int32_t a, int32_t b, int32_t c, int32_t d) {
+  int32x4_t v;
+  __asm__("vmov %q[v][2], %q[v][0], %[a], %[c]\n\t"
+          "vmov %q[v][3], %q[v][1], %[b], %[d]"
+          : [v] "=&w"(v)
+          : [a] "r"(a), [b] "r"(b), [c] "r"(c), [d] "r"(d));
+  return v;
+}
+
 /* A GEMM row pair as the asm loop reads it: for each segment {16-byte chunks, pixel 0 address, pixel 1
  * address}, then a 0 terminator. */
 #define EP_MVE_SEGMENT_WORDS(segs) (3u * (size_t)(segs) + 1u)
@@ -161,7 +171,9 @@ static inline void gemm_2rows(const uintptr_t *list, const int8_t *t0, const int
   const mve_pred16_t tail = vctp8q((uint32_t)rem);
   const int8_t *w = packed;
   for (int32_t oc = 0; oc < out_c; oc += 4, rq += 4 * EP_MVE_RQ_FIELDS) {
-    int32_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    // Accumulators start from the (folded) bias.
+    int32_t s00 = rq[0], s01 = rq[1], s02 = rq[2], s03 = rq[3];
+    int32_t s10 = s00, s11 = s01, s12 = s02, s13 = s03;
     {
       // 16 instructions per 128 MACs, 5 more per segment. Hand-scheduled because VMLADAVA accumulates into
       // even core registers only: eight accumulators take all of them (r14 included), which leaves no
@@ -221,12 +233,7 @@ static inline void gemm_2rows(const uintptr_t *list, const int8_t *t0, const int
       s13 = vmladavaq_s8(s13, v1, f);
       w += 64;
     }
-    const int32x4_t bias = vldrwq_s32(rq);
-    int32x4_t acc0 = vdupq_n_s32(s00);
-    acc0 = vsetq_lane_s32(s01, acc0, 1);
-    acc0 = vsetq_lane_s32(s02, acc0, 2);
-    acc0 = vsetq_lane_s32(s03, acc0, 3);
-    acc0 = requantize_rq(vaddq_s32(acc0, bias), rq, output_offset, lo, hi);
+    const int32x4_t acc0 = requantize_rq(make_vector(s00, s01, s02, s03), rq, output_offset, lo, hi);
     const int32_t left = out_c - oc;
     if (left >= 4) {
       vstrbq_s32(out0 + oc, acc0);
@@ -234,11 +241,7 @@ static inline void gemm_2rows(const uintptr_t *list, const int8_t *t0, const int
       vstrbq_p_s32(out0 + oc, acc0, vctp32q((uint32_t)left));
     }
     if (out1) {
-      int32x4_t acc1 = vdupq_n_s32(s10);
-      acc1 = vsetq_lane_s32(s11, acc1, 1);
-      acc1 = vsetq_lane_s32(s12, acc1, 2);
-      acc1 = vsetq_lane_s32(s13, acc1, 3);
-      acc1 = requantize_rq(vaddq_s32(acc1, bias), rq, output_offset, lo, hi);
+      const int32x4_t acc1 = requantize_rq(make_vector(s10, s11, s12, s13), rq, output_offset, lo, hi);
       if (left >= 4) {
         vstrbq_s32(out1 + oc, acc1);
       } else {
