@@ -283,6 +283,55 @@ class PlanError(EdgePruneError):
     """A memory plan lets two live buffers overlap illegally."""
 
 
+def _spans(program, rootof) -> tuple[dict[int, list], dict[int, object]]:
+    """id(root buffer) -> [first call, last call, root] (graph inputs from -1, outputs to len(calls)), and
+    id(tensor or scratch) -> its root."""
+    from edgeprune.ir import Tensor
+
+    root: dict[int, object] = {}
+    span: dict[int, list] = {}
+
+    def use(obj, i: int) -> None:
+        r = rootof(obj) if isinstance(obj, Tensor) else obj
+        root[id(obj)] = r
+        s = span.get(id(r))
+        if s is None:
+            span[id(r)] = [i, i, r]
+        else:
+            s[0], s[1] = min(s[0], i), max(s[1], i)
+
+    for t in program.graph.inputs:
+        use(t, -1)
+    for i, call in enumerate(program.calls):
+        for a in call.args:
+            if not (isinstance(a, Tensor) and a.is_constant):
+                use(a, i)
+    for t in program.graph.outputs:
+        use(t, len(program.calls))
+    return span, root
+
+
+def buffer_spans(program) -> list[dict]:
+    """Every arena buffer of a planned program: name, first and last call, offset, bytes, kind."""
+    from edgeprune.ir import Tensor
+
+    alias_of = {id(d): s for d, s in program.aliases}
+
+    def rootof(t):
+        while id(t) in alias_of:
+            t = alias_of[id(t)]
+        return t
+
+    span, _ = _spans(program, rootof)
+    n = len(program.calls)
+    out = []
+    for first, last, obj in span.values():
+        out.append({"name": obj.name, "first": max(first, 0), "last": min(last, max(n - 1, 0)),
+                    "offset": program.offsets.get(id(obj), 0), "nbytes": obj.nbytes,
+                    "kind": "tensor" if isinstance(obj, Tensor) else "scratch"})
+    return out
+
+
 def check_plan(program, alignment: int = 16) -> None:
     """Proves the program's plan: every arena buffer inside the arena and aligned, aliases share bytes, and
     no two buffers live at the same call overlap unless the call declares that in-place pair at a legal lag.
@@ -292,8 +341,6 @@ def check_plan(program, alignment: int = 16) -> None:
     from edgeprune.ir import Tensor
 
     graph, calls = program.graph, program.calls
-    n = len(calls)
-    root: dict[int, object] = {}
     for dst, src in program.aliases:
         if program.offsets.get(id(dst)) != program.offsets.get(id(src)):
             raise PlanError(f"alias {dst.name} of {src.name} does not share its offset")
@@ -305,25 +352,7 @@ def check_plan(program, alignment: int = 16) -> None:
             t, seen = alias_of[id(t)], seen + 1
         return t
 
-    span: dict[int, list] = {}  # id(root) -> [first, last, obj]
-
-    def use(obj, i: int) -> None:
-        r = rootof(obj) if isinstance(obj, Tensor) else obj
-        root[id(obj)] = r
-        s = span.get(id(r))
-        if s is None:
-            span[id(r)] = [i, i, r]
-        else:
-            s[0], s[1] = min(s[0], i), max(s[1], i)
-
-    for t in graph.inputs:
-        use(t, -1)
-    for i, call in enumerate(calls):
-        for a in call.args:
-            if not (isinstance(a, Tensor) and a.is_constant):
-                use(a, i)
-    for t in graph.outputs:
-        use(t, n)
+    span, root = _spans(program, rootof)
     for k, (first, last, obj) in span.items():
         off = program.offsets.get(id(obj))
         if off is None:
