@@ -74,6 +74,39 @@ def _arena(t) -> bool:
     return isinstance(t, Tensor) and not t.is_constant
 
 
+def window_call_lag(call, pixel_group: int = 1) -> int | None:
+    """The minimal lag of a convolution, depthwise convolution, pooling or fully-connected call (input args[0],
+    output the arg that is the op's output) from its params with the portable kernels' field names, under the
+    per-pixel-group contract; None when the call lacks that geometry.
+
+    For optimized kernels: set `inplace_lag_bytes = window_call_lag(call, pixel_group=g)` on the call a
+    specializer returns only if the kernel writes output pixels in row-major order, all channels of a pixel
+    before any later group's, reads nothing outside the windows of the current and later groups, and computes
+    at most g consecutive pixels together (e.g. g = 2 for two-pixel im2col kernels). Leave None otherwise.
+    """
+    p, a = call.params, call.args
+    if not a or not _arena(a[0]):
+        return None
+    produced = {id(t) for t in call.op.outputs}
+    outs = [t for t in a if _arena(t) and id(t) in produced]
+    if len(outs) != 1:
+        return None
+    x, y = a[0], outs[0]
+    esz_in, esz_out = DTYPE_BYTES[x.dtype], DTYPE_BYTES[y.dtype]
+    try:
+        if "units" in p and "depth" in p:  # fully connected: 1x1 windows over the batch rows
+            return window_lag(1, p["batches"], 1, p["depth"] * esz_in, p["batches"], 1, p["units"] * esz_out,
+                              1, 1, pixel_group=pixel_group)
+        in_c = p["in_c"] if "in_c" in p else p["channels"]
+        out_c = p["out_c"] if "out_c" in p else p["channels"]
+        return window_lag(p["batches"], p["in_h"], p["in_w"], in_c * esz_in, p["out_h"], p["out_w"],
+                          out_c * esz_out, p["filter_h"], p["filter_w"], p["stride_h"], p["stride_w"],
+                          p.get("dilation_h", 1), p.get("dilation_w", 1), p["pad_h"], p["pad_w"],
+                          pixel_group=pixel_group)
+    except KeyError:
+        return None
+
+
 def portable_contract(call) -> tuple[int, tuple[int, ...]] | None:
     """(lag, input arg indices) for a call to a portable kernel whose in-place behaviour we know, else None."""
     f, p, a = call.func, call.params, call.args
@@ -88,24 +121,9 @@ def portable_contract(call) -> tuple[int, tuple[int, ...]] | None:
         out = a[2]
         ins = tuple(j for j in (0, 1) if _arena(a[j]) and a[j].nbytes == out.nbytes)
         return (0, ins) if ins else None
-    if f in _CONV or f in _POOL:
-        x, y = a[0], a[-1] if f in _CONV else a[1]
-        if not (_arena(x) and _arena(y)):
-            return None
-        esz_in, esz_out = DTYPE_BYTES[x.dtype], DTYPE_BYTES[y.dtype]
-        in_c = p["in_c"] if f in _CONV else p["channels"]
-        out_c = p["out_c"] if f in _CONV else p["channels"]
-        lag = window_lag(p["batches"], p["in_h"], p["in_w"], in_c * esz_in, p["out_h"], p["out_w"], out_c * esz_out,
-                         p["filter_h"], p["filter_w"], p["stride_h"], p["stride_w"], p.get("dilation_h", 1),
-                         p.get("dilation_w", 1), p["pad_h"], p["pad_w"])
-        return lag, (0,)
-    if f in _FC:
-        x, y = a[0], a[3]
-        if not (_arena(x) and _arena(y)):
-            return None
-        lag = window_lag(1, p["batches"], 1, p["depth"] * DTYPE_BYTES[x.dtype], p["batches"], 1,
-                         p["units"] * DTYPE_BYTES[y.dtype], 1, 1)
-        return lag, (0,)
+    if f in _CONV or f in _POOL or f in _FC:
+        lag = window_call_lag(call)
+        return None if lag is None else (lag, (0,))
     return None
 
 

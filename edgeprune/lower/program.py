@@ -47,9 +47,9 @@ class KernelCall:
     # byte after writing an output byte at the same address when the output starts L bytes before the input.
     # For kernels that write output "pixels" in row-major order and read only their window, the portable
     # contract is per pixel: every byte written for output pixel q lies below every input byte read for
-    # pixels q, q+1, ... (edgeprune.analysis.inplace.window_lag computes this minimal L exactly); element-wise
+    # pixels q, q+1, ... (edgeprune.analysis.inplace.window_call_lag computes this minimal L exactly); element-wise
     # kernels that read element i before writing element i declare 0. Specializers start from None: an
-    # optimized kernel opts in by setting the field on the call it returns (e.g. with window_lag and its
+    # optimized kernel opts in by setting the field on the call it returns (e.g. with window_call_lag and its
     # pixel_group when it computes several output pixels per step). Lags are >= 0.
     inplace_lag_bytes: int | None = None
     inplace_inputs: tuple[int, ...] = (0,)

@@ -134,6 +134,21 @@ def test_window_lag_known_values():
     assert window_lag(1, 25, 5, 64, 25, 5, 64, 1, 1) == 64
 
 
+def test_window_call_lag_for_specializers():
+    from edgeprune.analysis.inplace import window_call_lag
+    from edgeprune.lower import lower_graph
+    from edgeprune.pipeline import load_model
+
+    if not (MODELS / "kws_ref_model.tflite").is_file():
+        pytest.skip("KWS not available")
+    calls = lower_graph(load_model(MODELS / "kws_ref_model.tflite")).calls
+    dw = next(c for c in calls if c.func == "ep_depthwise_conv2d_s8")
+    assert window_call_lag(dw) == dw.inplace_lag_bytes == 448
+    assert window_call_lag(dw, pixel_group=2) == 448 + 64  # the second pixel of a pair may be written early
+    softmax = next(c for c in calls if c.func == "ep_softmax_s8")
+    assert window_call_lag(softmax) is None and softmax.inplace_lag_bytes is None
+
+
 # --- the portable kernels really run in place at the declared lag (host) -------------------------------------
 
 
