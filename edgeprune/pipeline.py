@@ -19,6 +19,7 @@ from edgeprune.lower import Program, lower_graph
 
 REPORT_NAME = "report.json"
 MODEL_COPY_NAME = "model.tflite"
+ARENA_PICTURE_NAME = "arena.png"
 
 
 def load_model(path: str | Path) -> Graph:
@@ -131,6 +132,9 @@ def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None
         artifact = emit_c(analysis.program, name or graph.name, tmp,
                           target_description=f"{profile.name} ({profile.description})")
         shutil.copyfile(model_path, tmp / MODEL_COPY_NAME)
+        from edgeprune.plot import arena_png  # lazy: matplotlib loads only when a build writes its picture
+
+        arena_png(analysis.program, tmp / ARENA_PICTURE_NAME)
         report = summary(analysis, profile)
         report.update({
             "name": artifact.name,

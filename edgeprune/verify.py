@@ -110,14 +110,15 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
             ldflags = tuple(f for f in profile.toolchain.ldflags if f not in ("-static", "-no-pie"))
             profile = dataclasses.replace(profile, toolchain=dataclasses.replace(profile.toolchain, ldflags=ldflags))
         elf = build_firmware(profile, sources, includes, tmp / "firmware.elf", extra_cflags=flags,
-                             extra_ldflags=flags)
+                             extra_ldflags=flags, defines={PROFILE_DEFINE: None})
         objects = sorted((tmp / "firmware.elf.build").glob("*.o"))
         # Objects are numbered in source order: harness first, then the model and runtime, then board support.
         n_model = len(model_sources) + len(runtime_sources)
         model_objects = objects[1 : 1 + n_model]
         not_model = [o for o in objects if o not in model_objects]
         weights = set(report.get("weight_symbols", []))
-        deployed = measure_size(profile, elf, exclude_objects=not_model)
+        profiled_fn = f"{name}_invoke_profiled"  # the per-layer profiling copy of invoke is not deployed
+        deployed = measure_size(profile, elf, exclude_objects=not_model, exclude_symbols=lambda s: s == profiled_fn)
         weight_part = measure_size(profile, elf, exclude_symbols=lambda s: s in weights)
         static_model = measure_size(profile, elf, exclude_objects=model_objects)
         # Sanitized binaries run natively: their shadow memory does not fit under QEMU user mode.
@@ -130,8 +131,12 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
             f"firmware for {profile.name} exited with status {run_result.exit_code}: {text[-200:]!r} {err}"
         )
     ours = [[None] * len(graph.outputs) for _ in batches]
+    profiled: dict[int, bytes] = {}
     for m in re.finditer(r"^out (\d+) (\d+) ([0-9a-f]*)$", text, re.MULTILINE):
         i, k, hexdata = int(m.group(1)), int(m.group(2)), m.group(3)
+        if i == len(batches):  # the per-layer profiling run of input 0
+            profiled[k] = bytes.fromhex(hexdata)
+            continue
         t = graph.outputs[k]
         ours[i][k] = np.frombuffer(bytes.fromhex(hexdata), dtype=t.dtype).reshape(t.shape)
     if any(o is None for row in ours for o in row):
@@ -139,6 +144,12 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
     stack = re.search(r"^stack (\d+)$", text, re.MULTILINE)
     stack_bytes = int(stack.group(1)) if stack else 0
     counts = list(run_result.instructions)
+    n_inputs = len(batches)
+    for k, data in profiled.items():
+        if data != np.ascontiguousarray(ours[0][k]).tobytes():
+            raise VerificationError(f"the per-layer profiling run of {profile.name} computed a different output {k}")
+    layers = _layer_profile(out_dir / "src" / f"{name}.c", graph, counts[n_inputs:]) if counts else None
+    counts = counts[:n_inputs]
     weight_bytes = weight_part["excluded_flash_bytes"]
     static_ram = static_model["excluded_ram_bytes"]
     measured = {
@@ -152,4 +163,36 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
         "stack_bytes": stack_bytes,
         "firmware_flash_bytes": deployed["flash_bytes"],
     }
+    if layers is not None:
+        measured["layers"] = layers
+        measured["layers_instructions"] = sum(x["instructions"] for x in layers)
     return ours, measured
+
+
+PROFILE_DEFINE = "EP_PROFILE_LAYERS"
+
+
+def _layer_profile(model_c: Path, graph, counts: list[int]) -> list[dict] | None:
+    """Per kernel call: {index, name, op, kernel, instructions} from the profiled run's marker pairs.
+
+    counts = [empty pair, one pair per call]: the empty pair is what the markers themselves cost (the begin
+    marker's body and the call of the end marker); it is subtracted from every call's pair, so a layer's
+    figure is its argument set-up, the call and the kernel. The whole-inference `instructions` come from the
+    unbracketed invoke. The sum of the layers falls short of it by invoke's own work (prologue, the status
+    check after each call).
+    """
+    src = model_c.read_text()
+    body = src[src.find("_invoke_profiled(void) {"):]
+    kernels = {int(m.group(2)): m.group(1) for m in re.finditer(r"status = (\w+)\(&s_params(\d+)", body)}
+    ops = {int(m.group(1)): (m.group(2), int(m.group(3)))
+           for m in re.finditer(r"/\* call (\d+): (\S+) \(operator (\d+)\) \*/", src)}
+    if not counts or len(counts) != len(kernels) + 1:
+        return None
+    overhead = counts[0]
+    layers = []
+    for i in sorted(kernels):
+        kind, op_index = ops.get(i, ("?", -1))
+        op = graph.ops[op_index] if 0 <= op_index < len(graph.ops) else None
+        layers.append({"index": i, "name": op.outputs[0].name if op is not None and op.outputs else f"call{i}",
+                       "op": kind, "kernel": kernels[i], "instructions": counts[1 + i] - overhead})
+    return layers

@@ -39,6 +39,23 @@ class KernelCall:
     consts: dict[str, np.ndarray] = field(default_factory=dict)
     args: list[Tensor | Scratch] = field(default_factory=list)
     outputs: tuple[int, ...] = (-1,)  # which args are written (indices into args); default: the last
+    # In-place contract (read by the memory planner, edgeprune/analysis/planner.py). The output tensor (the
+    # arena Tensor arg that is one of op.outputs) may share bytes with the inputs args[j], j in inplace_inputs,
+    # when that input dies at this call, provided
+    #         offset(output) <= offset(input) - inplace_lag_bytes        (or the two do not overlap at all).
+    # None (the default) forbids any overlap. A kernel may declare a lag L only if it never reads an input
+    # byte after writing an output byte at the same address when the output starts L bytes before the input.
+    # For kernels that write output "pixels" in row-major order and read only their window, the portable
+    # contract is per pixel: every byte written for output pixel q lies below every input byte read for
+    # pixels q, q+1, ... (edgeprune.analysis.inplace.window_call_lag computes this minimal L exactly); element-wise
+    # kernels that read element i before writing element i declare 0. Specializers start from None: an
+    # optimized kernel opts in by setting the field on the call it returns (e.g. with window_call_lag and its
+    # pixel_group when it computes several output pixels per step). Lags are >= 0.
+    inplace_lag_bytes: int | None = None
+    inplace_inputs: tuple[int, ...] = (0,)
+    # alias_of = j: the call only reinterprets args[j] (same bytes, new shape): the planner gives the output
+    # the input's bytes and drops the call (RESHAPE, SQUEEZE). The call stays when args[j] is a constant.
+    alias_of: int | None = None
 
 
 LowerFn = Callable[[Op], "KernelCall | list[KernelCall]"]
@@ -70,6 +87,8 @@ class Program:
     calls: list[KernelCall]
     offsets: dict[int, int]  # id(tensor or scratch) -> arena offset
     arena_bytes: int
+    aliases: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (output, input) of dropped alias calls
+    inplace: list[tuple[int, int, int, int]] = field(default_factory=list)  # planned (call, out arg, in arg, lag)
 
     def offset(self, buf: Tensor | Scratch) -> int:
         return self.offsets[id(buf)]
@@ -104,5 +123,6 @@ def lower_graph(graph: Graph, isa: frozenset[str] | set[str] = frozenset(), alig
         calls.extend(lowered if isinstance(lowered, list) else [lowered])
     if isa:
         calls = specialize(calls, isa)
-    offsets, arena_bytes = plan_program(graph, calls, alignment=alignment)
-    return Program(graph=graph, calls=calls, offsets=offsets, arena_bytes=arena_bytes)
+    plan = plan_program(graph, calls, alignment=alignment)
+    return Program(graph=graph, calls=plan.calls, offsets=plan.offsets, arena_bytes=plan.arena_bytes,
+                   aliases=plan.aliases, inplace=plan.inplace)
