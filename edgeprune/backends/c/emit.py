@@ -73,8 +73,9 @@ def emit_c(program: Program, name: str, out_dir: Path, target_description: str =
 
     arrays: list[_Array] = []
     symbol_of: dict[int, str] = {}
-    for t in program.const_tensors():
-        sym = f"{name}_w{t.index}"
+    for k, t in enumerate(program.const_tensors()):
+        # Constants made by lowering (zero biases, re-laid-out weights) are not graph tensors (index -1).
+        sym = f"{name}_w{t.index}" if t.index >= 0 else f"{name}_k{k}"
         symbol_of[id(t)] = sym
         arrays.append(_Array(sym, C_TYPES[t.dtype], t.num_elements, c_array_body(t.data.astype(t.dtype)),
                              f"{t.name} {list(t.shape)} {t.dtype}"))

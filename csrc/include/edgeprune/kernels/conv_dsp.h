@@ -1,0 +1,303 @@
+/* edgeprune runtime: Armv7E-M DSP (SMLAD/SXTAB16) int8 conv kernels for Cortex-M4/M7 (and any core with
+ * the DSP extension). Bit-exact with the portable ep_conv2d_s8 / ep_depthwise_conv2d_s8 /
+ * ep_fully_connected_s8; the lowering (edgeprune/lower/isa/dsp.py) re-lays-out the weights at build time.
+ *
+ * Conv (ep_conv2d_s8_dsp, ep_conv2d_1x1_s8_dsp): a GEMM of pre-sign-extended int16 weights against
+ * int16 im2col columns of two output pixels at a time, in which the input offset is already added
+ * (padding taps are 0, exactly what the reference skips). K = filter_h * filter_w * in_c is padded
+ * with zeros to k_padded (a multiple of 4); within each group of 4 the order is k0, k2, k1, k3 (the
+ * order SXTAB16 / SXTAB16 ROR 8 produce). Weight layout (int16):
+ *   [out_c_pairs][k_padded / 4][2 channels][4]   (out_c padded to even with zero channels)
+ * Scratch: two int16 columns, interleaved per group of 4: EP_CONV_DSP_SCRATCH_BYTES(k_padded).
+ * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0 (k_padded == in_c): no im2col taps.
+ *
+ * Depthwise (ep_depthwise_conv2d_s8_dsp, depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
+ * SMLABB/SMLATT on SXTAB16-unpacked inputs (offset added) and pre-unpacked int16 weights:
+ *   weights int16 [filter_h][filter_w][in_c / 4][4] in order c0, c2, c1, c3.
+ *
+ * FC (ep_fully_connected_s8_dsp): per-tensor and per-channel symmetric weights (weights_offset == 0),
+ * GEMM on int16 weights [units_pairs][depth_padded / 4][2][4] as for conv, the input converted once;
+ * requantized in double exactly like ep_fully_connected_s8. Scratch: EP_FC_DSP_SCRATCH_BYTES. */
+#ifndef EDGEPRUNE_KERNELS_CONV_DSP_H
+#define EDGEPRUNE_KERNELS_CONV_DSP_H
+
+#include "edgeprune/common.h"
+
+EP_EXTERN_C_BEGIN
+
+typedef struct {
+  int32_t batches;
+  int32_t in_h, in_w, in_c;
+  int32_t filter_h, filter_w;
+  int32_t out_h, out_w, out_c;
+  int32_t stride_h, stride_w;
+  int32_t dilation_h, dilation_w;
+  int32_t pad_h, pad_w;
+  int32_t k_padded;      /* filter_h * filter_w * in_c rounded up to a multiple of 4 */
+  int32_t input_offset;  /* -input zero point */
+  int32_t output_offset; /* output zero point */
+  int32_t act_min, act_max;
+  const int32_t *out_multiplier; /* [out_c], never INT32_MIN */
+  const int32_t *out_shift;      /* [out_c], in [-31, 30] */
+} ep_conv2d_s8_dsp_params;
+
+#define EP_CONV_DSP_SCRATCH_BYTES(k_padded) ((size_t)(k_padded) * 4u)
+
+ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input, const int16_t *filter,
+                           const int32_t *bias, void *scratch, int8_t *output);
+ep_status ep_conv2d_1x1_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input,
+                               const int16_t *filter, const int32_t *bias, void *scratch, int8_t *output);
+
+typedef struct {
+  int32_t batches;
+  int32_t in_h, in_w, in_c;
+  int32_t filter_h, filter_w;
+  int32_t out_h, out_w, out_c;
+  int32_t stride_h, stride_w;
+  int32_t dilation_h, dilation_w;
+  int32_t pad_h, pad_w;
+  int32_t depth_multiplier; /* 1 */
+  int32_t input_offset;
+  int32_t output_offset;
+  int32_t act_min, act_max;
+  const int32_t *out_multiplier; /* [out_c] */
+  const int32_t *out_shift;      /* [out_c] */
+} ep_depthwise_conv2d_s8_dsp_params;
+
+ep_status ep_depthwise_conv2d_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
+                                     const int16_t *filter, const int32_t *bias, int8_t *output);
+ep_status ep_depthwise_conv2d_3x3_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
+                                         const int16_t *filter, const int32_t *bias, int8_t *output);
+
+typedef struct {
+  int32_t batches, depth, units;
+  int32_t depth_padded; /* depth rounded up to a multiple of 4 */
+  int32_t input_offset;
+  int32_t output_offset;
+  int32_t act_min, act_max;
+  float input_scale, output_scale;
+  const float *filter_scales; /* [units] */
+} ep_fully_connected_s8_dsp_params;
+
+#define EP_FC_DSP_SCRATCH_BYTES(depth_padded) ((size_t)(depth_padded) * 4u)
+
+ep_status ep_fully_connected_s8_dsp(const ep_fully_connected_s8_dsp_params *params, const int8_t *input,
+                                    const int16_t *weights, const int32_t *bias, void *scratch, int8_t *output);
+
+EP_EXTERN_C_END
+
+#ifdef __cplusplus
+#include "edgeprune/dsp.h"
+
+namespace ep {
+namespace dsp {
+
+/* Two output channels x two columns over k_padded / 4 groups; acc[ch][px]. The weight pointer walks
+ * [groups][2 ch][2 words], the column pointer [groups][2 px][2 words]. One group: 16 MACs in 8 SMLAD. */
+EP_DSP_INLINE void gemm_2x2_c(const uint32_t *EP_RESTRICT w, const uint32_t *EP_RESTRICT x, int32_t groups,
+                              int32_t acc[2][2]) {
+  int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+  for (int32_t g = 0; g < groups; ++g) {
+    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+    const uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+    w += 4;
+    x += 4;
+    a00 = smlad(w0, x0, a00);
+    a01 = smlad(w0, x2, a01);
+    a10 = smlad(w2, x0, a10);
+    a11 = smlad(w2, x2, a11);
+    a00 = smlad(w1, x1, a00);
+    a01 = smlad(w1, x3, a01);
+    a10 = smlad(w3, x1, a10);
+    a11 = smlad(w3, x3, a11);
+  }
+  acc[0][0] = a00;
+  acc[0][1] = a01;
+  acc[1][0] = a10;
+  acc[1][1] = a11;
+}
+
+EP_DSP_INLINE void gemm_2x2(const uint32_t *EP_RESTRICT w, const uint32_t *EP_RESTRICT x, int32_t groups,
+                            int32_t acc[2][2]) {
+#if EP_HAVE_DSP && defined(__thumb2__)
+  if (groups & 1) {
+    gemm_2x2_c(w, x, 1, acc);
+    w += 4;
+    x += 4;
+  }
+  if (groups < 2) return;
+  int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+  const uint32_t *const x_end = x + 4 * (groups & ~1);
+  uint32_t t0, t1;
+  /* Per two groups: 2 LDM (both columns, 4 words each), 4 LDRD (weights), 16 SMLAD, CMP + BNE:
+   * 24 instructions for 32 MACs. */
+  __asm__ volatile(
+      "1:\n\t"
+      "ldm %[x]!, {r8, r9, r10, r11}\n\t"
+      "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+      "smlad %[a00], %[t0], r8, %[a00]\n\t"
+      "smlad %[a01], %[t0], r10, %[a01]\n\t"
+      "smlad %[a00], %[t1], r9, %[a00]\n\t"
+      "smlad %[a01], %[t1], r11, %[a01]\n\t"
+      "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+      "smlad %[a10], %[t0], r8, %[a10]\n\t"
+      "smlad %[a11], %[t0], r10, %[a11]\n\t"
+      "smlad %[a10], %[t1], r9, %[a10]\n\t"
+      "smlad %[a11], %[t1], r11, %[a11]\n\t"
+      "ldm %[x]!, {r8, r9, r10, r11}\n\t"
+      "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+      "smlad %[a00], %[t0], r8, %[a00]\n\t"
+      "smlad %[a01], %[t0], r10, %[a01]\n\t"
+      "smlad %[a00], %[t1], r9, %[a00]\n\t"
+      "smlad %[a01], %[t1], r11, %[a01]\n\t"
+      "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+      "smlad %[a10], %[t0], r8, %[a10]\n\t"
+      "smlad %[a11], %[t0], r10, %[a11]\n\t"
+      "smlad %[a10], %[t1], r9, %[a10]\n\t"
+      "smlad %[a11], %[t1], r11, %[a11]\n\t"
+      "cmp %[x], %[x_end]\n\t"
+      "bne 1b\n\t"
+      : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w), [x] "+r"(x),
+        [t0] "=&r"(t0), [t1] "=&r"(t1)
+      : [x_end] "r"(x_end)
+      : "r8", "r9", "r10", "r11", "cc", "memory");
+  acc[0][0] = a00;
+  acc[0][1] = a01;
+  acc[1][0] = a10;
+  acc[1][1] = a11;
+#else
+  gemm_2x2_c(w, x, groups, acc);
+#endif
+}
+
+EP_DSP_INLINE int8_t finish(int32_t acc, const Requant &q, int32_t out_offset, int32_t act_min, int32_t act_max) {
+  int32_t v = requantize(acc, q) + out_offset;
+  v = v < act_min ? act_min : v;
+  v = v > act_max ? act_max : v;
+  return (int8_t)v;
+}
+
+/* n bytes (n % 4 == 0) of int8 input -> int16 (x + offset) into column slot `slot` of the interleaved
+ * two-column buffer, starting at group `g`. */
+EP_DSP_INLINE void widen_block(const int8_t *EP_RESTRICT src, int32_t n, uint32_t off2, uint32_t *EP_RESTRICT col) {
+  for (int32_t i = 0; i < n; i += 4) {
+    const uint32_t v = load32(src + i);
+    col[0] = sxtab16(off2, v);
+    col[1] = sxtab16_ror8(off2, v);
+    col += 4;
+  }
+}
+
+EP_DSP_INLINE void zero_block(int32_t n, uint32_t *EP_RESTRICT col) {
+  for (int32_t i = 0; i < n; i += 4) {
+    col[0] = 0;
+    col[1] = 0;
+    col += 4;
+  }
+}
+
+/* Shared body of the two GEMM conv kernels: `im2col(px, slot_ptr)` fills one column. */
+template <typename Im2col>
+EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const int32_t *bias,
+                             uint32_t *cols, int8_t *output, int32_t pixels, Im2col im2col) {
+  const int32_t out_c = p->out_c, groups = p->k_padded / 4;
+  const int32_t out_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+  const uint32_t *wbase = (const uint32_t *)(const void *)filter;
+  for (int32_t px = 0; px < pixels; px += 2) {
+    const int32_t px1 = px + 1 < pixels ? px + 1 : px;
+    im2col(px, cols);
+    im2col(px1, cols + 2);
+    int8_t *out0 = output + (size_t)px * out_c;
+    int8_t *out1 = output + (size_t)px1 * out_c;
+    const uint32_t *w = wbase;
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+      const bool two = oc + 1 < out_c;
+      const int32_t b0 = bias ? bias[oc] : 0;
+      const int32_t b1 = (bias && two) ? bias[oc + 1] : 0;
+      int32_t acc[2][2] = {{b0, b0}, {b1, b1}};
+      gemm_2x2(w, cols, groups, acc);
+      w += 4 * groups;
+      const Requant q0 = requant_params(p->out_multiplier[oc], p->out_shift[oc]);
+      out0[oc] = finish(acc[0][0], q0, out_offset, act_min, act_max);
+      out1[oc] = finish(acc[0][1], q0, out_offset, act_min, act_max);
+      if (two) {
+        const Requant q1 = requant_params(p->out_multiplier[oc + 1], p->out_shift[oc + 1]);
+        out0[oc + 1] = finish(acc[1][0], q1, out_offset, act_min, act_max);
+        out1[oc + 1] = finish(acc[1][1], q1, out_offset, act_min, act_max);
+      }
+    }
+  }
+}
+
+/* Valid filter taps [*begin, *end) for an input origin (same rule as ep::conv::valid_taps). */
+EP_DSP_INLINE void taps(int32_t origin, int32_t dilation, int32_t n, int32_t size, int32_t *begin, int32_t *end) {
+  int32_t b = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+  const int32_t room = size - origin;
+  int32_t e = room <= 0 ? 0 : (room + dilation - 1) / dilation;
+  if (e > n) e = n;
+  if (b > e) b = e;
+  *begin = b;
+  *end = e;
+}
+
+/* One depthwise output pixel (depth_multiplier 1, in_c % 4 == 0), every channel. Weights: int16
+ * [fh][fw][C / 4][4] in order c0, c2, c1, c3, i.e. two words per tap and group of 4 channels. */
+EP_DSP_INLINE void depthwise_pixel(const ep_depthwise_conv2d_s8_dsp_params *p, const int8_t *in_b,
+                                   const uint32_t *w, const int32_t *bias, int32_t oy, int32_t ox,
+                                   int8_t *out) {
+  const int32_t in_w = p->in_w, c_all = p->in_c, fw = p->filter_w;
+  const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t dh = p->dilation_h, dw = p->dilation_w;
+  int32_t fy0, fy1, fx0, fx1;
+  taps(iy0, dh, p->filter_h, p->in_h, &fy0, &fy1);
+  taps(ix0, dw, fw, in_w, &fx0, &fx1);
+  const uint32_t off2 = dup16(p->input_offset);
+  const int32_t tap_words = c_all / 2;
+  for (int32_t c = 0; c < c_all; c += 4) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (bias) {
+      a0 = bias[c];
+      a1 = bias[c + 1];
+      a2 = bias[c + 2];
+      a3 = bias[c + 3];
+    }
+    for (int32_t fy = fy0; fy < fy1; ++fy) {
+      const int8_t *row = in_b + ((size_t)(iy0 + fy * dh) * in_w) * c_all + c;
+      const uint32_t *wr = w + (size_t)fy * fw * tap_words + c / 2;
+      for (int32_t fx = fx0; fx < fx1; ++fx) {
+        const uint32_t v = load32(row + (size_t)(ix0 + fx * dw) * c_all);
+        const uint32_t lo = sxtab16(off2, v), hi = sxtab16_ror8(off2, v);
+        const uint32_t w0 = wr[fx * tap_words], w1 = wr[fx * tap_words + 1];
+        a0 = smlabb(lo, w0, a0);
+        a2 = smlatt(lo, w0, a2);
+        a1 = smlabb(hi, w1, a1);
+        a3 = smlatt(hi, w1, a3);
+      }
+    }
+    const int32_t off = p->output_offset, lo_c = p->act_min, hi_c = p->act_max;
+    out[c] = finish(a0, requant_params(p->out_multiplier[c], p->out_shift[c]), off, lo_c, hi_c);
+    out[c + 1] = finish(a1, requant_params(p->out_multiplier[c + 1], p->out_shift[c + 1]), off, lo_c, hi_c);
+    out[c + 2] = finish(a2, requant_params(p->out_multiplier[c + 2], p->out_shift[c + 2]), off, lo_c, hi_c);
+    out[c + 3] = finish(a3, requant_params(p->out_multiplier[c + 3], p->out_shift[c + 3]), off, lo_c, hi_c);
+  }
+}
+
+EP_DSP_INLINE void depthwise_generic(const ep_depthwise_conv2d_s8_dsp_params *p, const int8_t *input,
+                                     const int16_t *filter, const int32_t *bias, int8_t *output) {
+  const uint32_t *w = (const uint32_t *)(const void *)filter;
+  const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_image;
+    for (int32_t oy = 0; oy < p->out_h; ++oy)
+      for (int32_t ox = 0; ox < p->out_w; ++ox) {
+        depthwise_pixel(p, in_b, w, bias, oy, ox, output);
+        output += p->out_c;
+      }
+  }
+}
+
+}  // namespace dsp
+}  // namespace ep
+#endif
+
+#endif

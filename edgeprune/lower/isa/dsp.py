@@ -1,0 +1,107 @@
+"""Armv7E-M DSP (SMLAD / SXTAB16) specializations of the int8 conv kernels (Cortex-M4, M7, and any core with
+the DSP extension).
+
+Weights are re-laid-out at build time into the exact order the kernels' inner loops read them, pre-sign-
+extended to int16 so the loops spend no instructions unpacking weights (2x the weight flash of those layers;
+see csrc/include/edgeprune/kernels/conv_dsp.h for the layouts). The input offset is added while the input
+is widened to int16 (padding taps become 0, exactly the taps the reference skips), so the arithmetic is the
+portable kernel's: same int32 accumulator, same per-channel requantization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeprune.ir import Tensor
+from edgeprune.lower.program import KernelCall, Scratch
+from edgeprune.lower.specialize import specializer
+
+INT32_MIN = -(2**31)
+# The specializers below can be switched off (e.g. to measure the portable kernels on a DSP target).
+ENABLED = {"conv": True, "conv_1x1": True, "depthwise": True, "depthwise_3x3": True, "fc": True}
+
+
+def _requant_ok(call: KernelCall) -> bool:
+    """The fast requantization is exact unless a multiplier is INT32_MIN or a shift is out of TFLite's range."""
+    mult = np.asarray(call.consts["out_multiplier"], dtype=np.int64)
+    shift = np.asarray(call.consts["out_shift"], dtype=np.int64)
+    return bool(np.all(mult != INT32_MIN) and np.all(shift >= -31) and np.all(shift <= 30))
+
+
+def _round_up(n: int, m: int) -> int:
+    return (n + m - 1) // m * m
+
+
+# Within each group of 4 along K, the order SXTAB16 and SXTAB16 ROR 8 unpack bytes: k0, k2, k1, k3.
+_GROUP_ORDER = np.array([0, 2, 1, 3])
+
+
+def gemm_weights(w2d: np.ndarray) -> tuple[np.ndarray, int]:
+    """[rows, K] int8 -> int16 [rows_pairs][K_pad / 4][2][4] (K and rows zero-padded), and K_pad."""
+    rows, k = w2d.shape
+    k_pad = _round_up(max(k, 1), 4)
+    r_pad = _round_up(rows, 2)
+    w = np.zeros((r_pad, k_pad), dtype=np.int16)
+    w[:rows, :k] = w2d.astype(np.int16)
+    w = w.reshape(r_pad // 2, 2, k_pad // 4, 4)[..., _GROUP_ORDER]
+    return np.ascontiguousarray(w.transpose(0, 2, 1, 3)).reshape(-1), k_pad
+
+
+def _const(name: str, data: np.ndarray) -> Tensor:
+    return Tensor(name=name, shape=(int(data.size),), dtype=str(data.dtype), data=data)
+
+
+@specializer("ep_conv2d_s8", requires={"dsp"}, priority=10)
+def conv2d_dsp(call: KernelCall) -> KernelCall | None:
+    p = call.params
+    x, w, bias, y = call.args
+    if not isinstance(w, Tensor) or not w.is_constant or not _requant_ok(call):
+        return None
+    one_by_one = p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0 \
+        and p["in_c"] % 4 == 0
+    if not ENABLED["conv_1x1" if one_by_one else "conv"]:
+        return None
+    oc = p["out_c"]
+    wt, k_pad = gemm_weights(np.asarray(w.data, dtype=np.int8).reshape(oc, -1))
+    func = "ep_conv2d_1x1_s8_dsp" if one_by_one else "ep_conv2d_s8_dsp"
+    return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params", params={**p, "k_padded": k_pad},
+                      consts=dict(call.consts),
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(4 * k_pad, name="im2col"), y])
+
+
+def depthwise_weights(w: np.ndarray) -> np.ndarray:
+    """[1, fh, fw, C] int8 (C % 4 == 0) -> int16 [fh][fw][C / 4][4] in order c0, c2, c1, c3."""
+    _, fh, fw, c = w.shape
+    out = w.astype(np.int16).reshape(fh, fw, c // 4, 4)[..., _GROUP_ORDER]
+    return np.ascontiguousarray(out).reshape(-1)
+
+
+@specializer("ep_depthwise_conv2d_s8", requires={"dsp"}, priority=10)
+def depthwise_conv2d_dsp(call: KernelCall) -> KernelCall | None:
+    p = call.params
+    x, w, bias, y = call.args
+    if not isinstance(w, Tensor) or not w.is_constant or not _requant_ok(call):
+        return None
+    if p["depth_multiplier"] != 1 or p["in_c"] % 4 != 0:
+        return None
+    fast = p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1 \
+        and p["stride_w"] in (1, 2)
+    if not ENABLED["depthwise_3x3" if fast else "depthwise"]:
+        return None
+    func = "ep_depthwise_conv2d_3x3_s8_dsp" if fast else "ep_depthwise_conv2d_s8_dsp"
+    wt = depthwise_weights(np.asarray(w.data, dtype=np.int8))
+    return KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params=dict(p),
+                      consts=dict(call.consts), args=[x, _const(f"{w.name}_dsp", wt), bias, y])
+
+
+@specializer("ep_fully_connected_s8", requires={"dsp"}, priority=10)
+def fully_connected_dsp(call: KernelCall) -> KernelCall | None:
+    p = call.params
+    x, w, bias, y = call.args
+    if not ENABLED["fc"] or not isinstance(w, Tensor) or not w.is_constant or p["weights_offset"] != 0:
+        return None
+    wt, d_pad = gemm_weights(np.asarray(w.data, dtype=np.int8).reshape(p["units"], p["depth"]))
+    params = {k: v for k, v in p.items() if k != "weights_offset"}
+    return KernelCall(call.op, "ep_fully_connected_s8_dsp", "ep_fully_connected_s8_dsp_params",
+                      params={**params, "depth_padded": d_pad}, consts=dict(call.consts),
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(4 * d_pad, name="fc_input"), y])
