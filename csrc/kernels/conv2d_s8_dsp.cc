@@ -2,13 +2,6 @@
 // padding taps 0) and a 2-channel x 2-pixel SMLAD GEMM against pre-sign-extended int16 weights.
 #include "edgeprune/kernels/conv_dsp.h"
 
-namespace {
-
-// Position of element j (0..3) of a group of 4 in the SXTAB16 order k0, k2, k1, k3.
-inline int32_t slot_in_group(int32_t j) { return ((j & 1) << 1) | (j >> 1); }
-
-}  // namespace
-
 extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *p, const int8_t *input,
                                                  const int16_t *filter, const int32_t *bias, void *scratch,
                                                  int8_t *output) {
@@ -24,7 +17,9 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
   const int32_t offset = p->input_offset;
   const uint32_t off2 = ep::dsp::dup16(offset);
   const bool fast = in_c % 4 == 0;
-  uint32_t *cols = (uint32_t *)scratch;
+  ep::dsp::Requant *rq = (ep::dsp::Requant *)scratch;
+  ep::dsp::requant_table(p->out_multiplier, p->out_shift, p->out_c, rq);
+  uint32_t *cols = (uint32_t *)(void *)(rq + p->out_c);
   const size_t in_image = (size_t)in_h * in_w * in_c;
   const size_t out_image = (size_t)pixels * p->out_c;
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -50,23 +45,41 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
         }
         return;
       }
-      int16_t *dst = (int16_t *)(void *)col;  // element e of group g lives at dst[8 * g + slot_in_group(e)]
-      int32_t e = 0;
+      // in_c % 4 != 0: gather the int8 column in natural K order, padding taps (and the K tail) set to
+      // the input zero point so they become exactly 0 once widened with the offset, then widen it.
+      int8_t *gather = (int8_t *)(void *)(cols + k_padded);  // after the two int16 columns
+      const int8_t zp = (int8_t)(-offset);
+      int8_t *g = gather;
+      const int32_t run = fw * in_c;
       for (int32_t fy = 0; fy < fh; ++fy) {
         const int32_t iy = iy0 + fy * dh;
-        const bool row_ok = iy >= 0 && iy < in_h;
-        const int8_t *row = in_b + (size_t)(row_ok ? iy : 0) * in_w * in_c;
+        if (iy < 0 || iy >= in_h) {
+          for (int32_t i = 0; i < run; ++i) g[i] = zp;
+          g += run;
+          continue;
+        }
+        const int8_t *row = in_b + (size_t)iy * in_w * in_c;
+        if (dw == 1 && ix0 >= 0 && ix0 + fw <= in_w) {
+          const int8_t *src = row + (size_t)ix0 * in_c;
+          for (int32_t i = 0; i < run; ++i) g[i] = src[i];
+          g += run;
+          continue;
+        }
         for (int32_t fx = 0; fx < fw; ++fx) {
           const int32_t ix = ix0 + fx * dw;
-          const bool ok = row_ok && ix >= 0 && ix < in_w;
-          const int8_t *src = row + (size_t)(ok ? ix : 0) * in_c;
-          for (int32_t ic = 0; ic < in_c; ++ic, ++e)
-            dst[8 * (e >> 2) + slot_in_group(e & 3)] = (int16_t)(ok ? (int32_t)src[ic] + offset : 0);
+          if (ix >= 0 && ix < in_w) {
+            const int8_t *src = row + (size_t)ix * in_c;
+            for (int32_t ic = 0; ic < in_c; ++ic) g[ic] = src[ic];
+          } else {
+            for (int32_t ic = 0; ic < in_c; ++ic) g[ic] = zp;
+          }
+          g += in_c;
         }
       }
-      for (; e < k_padded; ++e) dst[8 * (e >> 2) + slot_in_group(e & 3)] = 0;
+      for (int32_t e = k; e < k_padded; ++e) gather[e] = zp;
+      ep::dsp::widen_block(gather, k_padded, off2, col);
     };
-    ep::dsp::conv_gemm(p, filter, bias, cols, output + (size_t)b * out_image, pixels, im2col);
+    ep::dsp::conv_gemm(p, filter, bias, rq, cols, output + (size_t)b * out_image, pixels, im2col);
   }
   return EP_OK;
 }

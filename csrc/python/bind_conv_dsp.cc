@@ -54,7 +54,7 @@ size_t even(size_t n) { return (n + 1) / 2 * 2; }
 using ConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const int32_t*, void*,
                              int8_t*);
 using DwFn = ep_status (*)(const ep_depthwise_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const int32_t*,
-                           int8_t*);
+                           void*, int8_t*);
 
 void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array b,
           py::array s, py::array out) {
@@ -67,7 +67,7 @@ void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py:
   p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
   need(in, n_in(d), "input");
   need(f, even(p.out_c) * p.k_padded, "filter");
-  need(s, EP_CONV_DSP_SCRATCH_BYTES(p.k_padded), "scratch");
+  need(s, EP_CONV_DSP_SCRATCH_BYTES(p.k_padded, p.out_c), "scratch");
   need(out, n_out(d), "output");
   ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
                   opt<int32_t>(b, p.out_c, "bias"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
@@ -75,7 +75,7 @@ void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py:
 }
 
 void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array b,
-               py::array out) {
+               py::array s, py::array out) {
   ep_depthwise_conv2d_s8_dsp_params p{};
   geometry(d, p);
   p.depth_multiplier = ep_py::get_i(d, "depth_multiplier");
@@ -85,9 +85,10 @@ void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, 
   p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
   need(in, n_in(d), "input");
   need(f, (size_t)p.filter_h * p.filter_w * p.out_c, "filter");
+  need(s, EP_DEPTHWISE_DSP_SCRATCH_BYTES(p.out_c), "scratch");
   need(out, n_out(d), "output");
   ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
-                  opt<int32_t>(b, p.out_c, "bias"), ep_py::ptr<int8_t>(out, "output")),
+                  opt<int32_t>(b, p.out_c, "bias"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
                name);
 }
 
@@ -101,12 +102,12 @@ EP_BIND(bind_conv_dsp) {
     conv(ep_conv2d_1x1_s8_dsp, "ep_conv2d_1x1_s8_dsp", d, c, in, f, b, s, out);
   });
   m.def("ep_depthwise_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array b,
-                                         py::array out) {
-    depthwise(ep_depthwise_conv2d_s8_dsp, "ep_depthwise_conv2d_s8_dsp", d, c, in, f, b, out);
+                                         py::array s, py::array out) {
+    depthwise(ep_depthwise_conv2d_s8_dsp, "ep_depthwise_conv2d_s8_dsp", d, c, in, f, b, s, out);
   });
   m.def("ep_depthwise_conv2d_3x3_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array b,
-                                             py::array out) {
-    depthwise(ep_depthwise_conv2d_3x3_s8_dsp, "ep_depthwise_conv2d_3x3_s8_dsp", d, c, in, f, b, out);
+                                             py::array s, py::array out) {
+    depthwise(ep_depthwise_conv2d_3x3_s8_dsp, "ep_depthwise_conv2d_3x3_s8_dsp", d, c, in, f, b, s, out);
   });
   m.def("ep_fully_connected_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array b,
                                         py::array s, py::array out) {

@@ -106,7 +106,8 @@ def _dw_cfg(rng, path):
            "pad": str(rng.choice(["SAME", "VALID"])), "per_channel": bool(rng.integers(0, 2)),
            "bias": bool(rng.random() < 0.85)}
     if path == "3x3":
-        cfg.update(kh=3, kw=3, dh=1, dw=1, sw=int(rng.choice([1, 2])), sh=int(rng.choice([1, 2])))
+        cfg.update(kh=3, kw=3, dh=1, dw=1, sw=int(rng.choice([1, 2, 3])), sh=int(rng.choice([1, 2])),
+                   h=int(rng.integers(3, 12)), w=int(rng.integers(3, 12)))
     elif path == "fallback":  # depth multiplier > 1 or in_c % 4 != 0: the portable kernel
         if rng.random() < 0.5:
             cfg["dm"] = 2
@@ -131,7 +132,7 @@ def _expected(kind, path, cfg):
     if kind == "DEPTHWISE_CONV_2D":
         if cfg["dm"] != 1 or cfg["c"] % 4:
             return "ep_depthwise_conv2d_s8"
-        three = cfg["kh"] == 3 and cfg["kw"] == 3 and cfg["dh"] == 1 and cfg["dw"] == 1 and cfg["sw"] in (1, 2)
+        three = cfg["kh"] == 3 and cfg["kw"] == 3 and cfg["dh"] == 1 and cfg["dw"] == 1
         return "ep_depthwise_conv2d_3x3_s8_dsp" if three else "ep_depthwise_conv2d_s8_dsp"
     return "ep_fully_connected_s8" if path == "fallback" else "ep_fully_connected_s8_dsp"
 

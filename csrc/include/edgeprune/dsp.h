@@ -90,39 +90,52 @@ EP_DSP_INLINE int32_t smlatt(uint32_t a, uint32_t b, int32_t acc) {
 /* Both int16 halves set to v (e.g. the input offset for SXTAB16). */
 EP_DSP_INLINE uint32_t dup16(int32_t v) { return ((uint32_t)v & 0xFFFFu) * 0x00010001u; }
 
-/* Per-channel requantization constants, derived once per channel from TFLite's (multiplier, shift). */
+/* Per-channel requantization constants, derived from TFLite's (multiplier, shift) once per kernel call. */
 struct Requant {
-  int32_t multiplier;
-  int32_t left;       /* left shift applied before the multiply (shift > 0) */
-  int32_t right;      /* rounding right shift after it (shift < 0) */
-  int32_t mask;       /* (1 << right) - 1 */
-  int32_t threshold;  /* mask >> 1 */
+  int32_t m2;     /* 2 * multiplier as int32 (= 2m - 2^32, since m >= 2^30) */
+  int32_t left;   /* shift > 0: left shift of the accumulator */
+  int32_t right;  /* shift < 0: the rounding right shift e */
+  int32_t hb;     /* e >= 1: 2^(e-1), else 0 */
+  int32_t emask;  /* e >= 1: -1, else 0 */
 };
 
 EP_DSP_INLINE Requant requant_params(int32_t multiplier, int32_t shift) {
   Requant r;
-  r.multiplier = multiplier;
+  r.m2 = (int32_t)((uint32_t)multiplier << 1);
   r.left = shift > 0 ? shift : 0;
   r.right = shift > 0 ? 0 : -shift;
-  r.mask = (int32_t)((1ull << r.right) - 1u);
-  r.threshold = r.mask >> 1;
+  r.hb = r.right > 0 ? (int32_t)(1u << (r.right - 1)) : 0;
+  r.emask = r.right > 0 ? -1 : 0;
   return r;
 }
 
-/* Exactly ep::multiply_by_quantized_multiplier(x, multiplier, shift) for every x, provided
- * multiplier != INT32_MIN (the only input where SaturatingRoundingDoublingHighMul saturates) and
- * 0 <= right <= 31 (the specializers check both at build time).
+EP_DSP_INLINE void requant_table(const int32_t *multiplier, const int32_t *shift, int32_t n, Requant *table) {
+  for (int32_t i = 0; i < n; ++i) table[i] = requant_params(multiplier[i], shift[i]);
+}
+
+/* Exactly ep::multiply_by_quantized_multiplier(x, m, shift) (TFLite's double rounding) when
+ * 2^30 <= m < 2^31, -31 <= shift <= 30 and, for shift < 0 (e = -shift), |x| + 2^(e-1) + 2 < 2^31.
+ * The specializers prove these at build time (the bound from |bias| + 255 * sum |w| per channel).
  *
- * SRDHM(a, b) = trunc((a*b + nudge) / 2^31) with nudge = 2^30 or 1 - 2^30 by sign equals
- * floor((a*b + 2^30) / 2^31) for both signs, i.e. one 64-bit multiply-add and a shift. The rounding
- * divide by 2^right keeps TFLite's remainder/threshold form, so no intermediate can overflow. */
+ * With x' = x << max(shift, 0) and P = x' * m, SaturatingRoundingDoublingHighMul is h = floor((P + 2^30) / 2^31)
+ * for both signs (no saturation since m != INT32_MIN), and RoundingDivideByPOT(h, e) = floor((h + 2^(e-1)
+ * - [h < 0]) / 2^e). Nested floors merge: the result is floor((P + 2^30 + (2^(e-1) - s) 2^31) / 2^(31+e)), where
+ * s = [x' < 0] may replace [h < 0] (they differ only when h == 0, and then both give 0). One SMLAL computes
+ * the high word of 2P + K with K = 2^31 + (2^(e-1) - s) 2^32 using the int32 2m - 2^32; adding x' back
+ * corrects for the -2^32. Then an arithmetic shift by e. */
 EP_DSP_INLINE int32_t requantize(int32_t x, const Requant &q) {
-  const int32_t a = (int32_t)((uint32_t)x << q.left);
-  const int64_t p = (int64_t)a * (int64_t)q.multiplier + (int64_t)(1 << 30);
-  const int32_t h = (int32_t)(p >> 31);
-  const int32_t rem = h & q.mask;
-  const int32_t thr = q.threshold + (h < 0 ? 1 : 0);
-  return (h >> q.right) + (rem > thr ? 1 : 0);
+  const int32_t xs = (int32_t)((uint32_t)x << q.left);
+  const int32_t khi = q.hb + ((xs >> 31) & q.emask);
+#if EP_HAVE_DSP
+  uint32_t lo = 0x80000000u;
+  int32_t hi = khi;
+  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(xs), "r"(q.m2));
+#else
+  const uint64_t k = ((uint64_t)(uint32_t)khi << 32) | 0x80000000u;
+  const uint64_t prod = (uint64_t)((int64_t)xs * (int64_t)q.m2);
+  const int32_t hi = (int32_t)(uint32_t)((k + prod) >> 32);
+#endif
+  return (int32_t)((uint32_t)hi + (uint32_t)xs) >> q.right;
 }
 
 }  // namespace dsp

@@ -21,11 +21,23 @@ INT32_MIN = -(2**31)
 ENABLED = {"conv": True, "conv_1x1": True, "depthwise": True, "depthwise_3x3": True, "fc": True}
 
 
-def _requant_ok(call: KernelCall) -> bool:
-    """The fast requantization is exact unless a multiplier is INT32_MIN or a shift is out of TFLite's range."""
-    mult = np.asarray(call.consts["out_multiplier"], dtype=np.int64)
-    shift = np.asarray(call.consts["out_shift"], dtype=np.int64)
-    return bool(np.all(mult != INT32_MIN) and np.all(shift >= -31) and np.all(shift <= 30))
+def _requant_ok(call: KernelCall, w_rows: np.ndarray, bias: Tensor | None) -> bool:
+    """Whether ep::dsp::requantize (csrc/include/edgeprune/dsp.h) is provably exact for this layer.
+
+    It needs multipliers in [2^30, 2^31) (what QuantizeMultiplier produces for any non-zero scale), shifts in
+    [-31, 30], and for a right shift e: |acc| + 2^(e-1) + 2 < 2^31, where the accumulator bound per output
+    channel is |bias| + 255 * sum |w| (|x - input_zero_point| <= 255).
+    """
+    mult = np.asarray(call.consts["out_multiplier"], dtype=np.int64).reshape(-1)
+    shift = np.asarray(call.consts["out_shift"], dtype=np.int64).reshape(-1)
+    if not (np.all(mult >= 2**30) and np.all(mult < 2**31) and np.all(shift >= -31) and np.all(shift <= 30)):
+        return False
+    bound = 255 * np.abs(w_rows.astype(np.int64)).sum(axis=1)
+    if bias is not None and bias.data is not None:
+        bound = bound + np.abs(np.asarray(bias.data, dtype=np.int64).reshape(-1))
+    e = np.maximum(-shift, 0)
+    half = np.where(e > 0, 2 ** np.maximum(e - 1, 0), 0)
+    return bool(np.all(bound + half + 2 < 2**31))
 
 
 def _round_up(n: int, m: int) -> int:
@@ -55,24 +67,27 @@ def _const(name: str, data: np.ndarray) -> Tensor:
 def conv2d_dsp(call: KernelCall) -> KernelCall | None:
     p = call.params
     x, w, bias, y = call.args
-    if not isinstance(w, Tensor) or not w.is_constant or not _requant_ok(call):
+    if not isinstance(w, Tensor) or not w.is_constant:
+        return None
+    oc = p["out_c"]
+    w_rows = np.asarray(w.data, dtype=np.int8).reshape(oc, -1)
+    if not _requant_ok(call, w_rows, bias):
         return None
     one_by_one = p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0 \
         and p["in_c"] % 4 == 0
     if not ENABLED["conv_1x1" if one_by_one else "conv"]:
         return None
-    oc = p["out_c"]
-    wt, k_pad = gemm_weights(np.asarray(w.data, dtype=np.int8).reshape(oc, -1))
+    wt, k_pad = gemm_weights(w_rows)
     func = "ep_conv2d_1x1_s8_dsp" if one_by_one else "ep_conv2d_s8_dsp"
     return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params", params={**p, "k_padded": k_pad},
                       consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(4 * k_pad, name="im2col"), y])
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(5 * k_pad + 20 * oc, name="im2col"), y])
 
 
 def depthwise_weights(w: np.ndarray) -> np.ndarray:
-    """[1, fh, fw, C] int8 (C % 4 == 0) -> int16 [fh][fw][C / 4][4] in order c0, c2, c1, c3."""
+    """[1, fh, fw, C] int8 (C % 4 == 0) -> int16 [C / 4][fh][fw][4] in order c0, c2, c1, c3."""
     _, fh, fw, c = w.shape
-    out = w.astype(np.int16).reshape(fh, fw, c // 4, 4)[..., _GROUP_ORDER]
+    out = w.astype(np.int16).reshape(fh, fw, c // 4, 4)[..., _GROUP_ORDER].transpose(2, 0, 1, 3)
     return np.ascontiguousarray(out).reshape(-1)
 
 
@@ -80,18 +95,19 @@ def depthwise_weights(w: np.ndarray) -> np.ndarray:
 def depthwise_conv2d_dsp(call: KernelCall) -> KernelCall | None:
     p = call.params
     x, w, bias, y = call.args
-    if not isinstance(w, Tensor) or not w.is_constant or not _requant_ok(call):
+    if not isinstance(w, Tensor) or not w.is_constant or p["depth_multiplier"] != 1 or p["in_c"] % 4 != 0:
         return None
-    if p["depth_multiplier"] != 1 or p["in_c"] % 4 != 0:
+    oc = p["out_c"]
+    if not _requant_ok(call, np.asarray(w.data, dtype=np.int8).reshape(-1, oc).T, bias):
         return None
-    fast = p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1 \
-        and p["stride_w"] in (1, 2)
+    fast = p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
     if not ENABLED["depthwise_3x3" if fast else "depthwise"]:
         return None
     func = "ep_depthwise_conv2d_3x3_s8_dsp" if fast else "ep_depthwise_conv2d_s8_dsp"
     wt = depthwise_weights(np.asarray(w.data, dtype=np.int8))
     return KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params=dict(p),
-                      consts=dict(call.consts), args=[x, _const(f"{w.name}_dsp", wt), bias, y])
+                      consts=dict(call.consts),
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(20 * oc, name="requant"), y])
 
 
 @specializer("ep_fully_connected_s8", requires={"dsp"}, priority=10)

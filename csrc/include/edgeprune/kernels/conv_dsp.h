@@ -8,12 +8,15 @@
  * with zeros to k_padded (a multiple of 4); within each group of 4 the order is k0, k2, k1, k3 (the
  * order SXTAB16 / SXTAB16 ROR 8 produce). Weight layout (int16):
  *   [out_c_pairs][k_padded / 4][2 channels][4]   (out_c padded to even with zero channels)
- * Scratch: two int16 columns, interleaved per group of 4: EP_CONV_DSP_SCRATCH_BYTES(k_padded).
+ * Scratch: the per-channel requantization table (ep::dsp::Requant, 20 bytes a channel), two int16 columns
+ * interleaved per group of 4, then (in_c % 4 != 0) an int8 gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
+ * widening (x + input_offset) turns into exactly 0.
  * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0 (k_padded == in_c): no im2col taps.
  *
  * Depthwise (ep_depthwise_conv2d_s8_dsp, depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
  * SMLABB/SMLATT on SXTAB16-unpacked inputs (offset added) and pre-unpacked int16 weights:
- *   weights int16 [filter_h][filter_w][in_c / 4][4] in order c0, c2, c1, c3.
+ *   weights int16 [in_c / 4][filter_h][filter_w][4] in order c0, c2, c1, c3.
+ * Scratch: the requantization table, EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c).
  *
  * FC (ep_fully_connected_s8_dsp): per-tensor and per-channel symmetric weights (weights_offset == 0),
  * GEMM on int16 weights [units_pairs][depth_padded / 4][2][4] as for conv, the input converted once;
@@ -41,7 +44,7 @@ typedef struct {
   const int32_t *out_shift;      /* [out_c], in [-31, 30] */
 } ep_conv2d_s8_dsp_params;
 
-#define EP_CONV_DSP_SCRATCH_BYTES(k_padded) ((size_t)(k_padded) * 4u)
+#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(out_c) * 20u)
 
 ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input, const int16_t *filter,
                            const int32_t *bias, void *scratch, int8_t *output);
@@ -64,10 +67,13 @@ typedef struct {
   const int32_t *out_shift;      /* [out_c] */
 } ep_depthwise_conv2d_s8_dsp_params;
 
+#define EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c) ((size_t)(out_c) * 20u)
+
 ep_status ep_depthwise_conv2d_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
-                                     const int16_t *filter, const int32_t *bias, int8_t *output);
+                                     const int16_t *filter, const int32_t *bias, void *scratch, int8_t *output);
 ep_status ep_depthwise_conv2d_3x3_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
-                                         const int16_t *filter, const int32_t *bias, int8_t *output);
+                                         const int16_t *filter, const int32_t *bias, void *scratch,
+                                         int8_t *output);
 
 typedef struct {
   int32_t batches, depth, units;
@@ -199,7 +205,7 @@ EP_DSP_INLINE void zero_block(int32_t n, uint32_t *EP_RESTRICT col) {
 /* Shared body of the two GEMM conv kernels: `im2col(px, slot_ptr)` fills one column. */
 template <typename Im2col>
 EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const int32_t *bias,
-                             uint32_t *cols, int8_t *output, int32_t pixels, Im2col im2col) {
+                             const Requant *rq, uint32_t *cols, int8_t *output, int32_t pixels, Im2col im2col) {
   const int32_t out_c = p->out_c, groups = p->k_padded / 4;
   const int32_t out_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
   const uint32_t *wbase = (const uint32_t *)(const void *)filter;
@@ -217,13 +223,11 @@ EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *fi
       int32_t acc[2][2] = {{b0, b0}, {b1, b1}};
       gemm_2x2(w, cols, groups, acc);
       w += 4 * groups;
-      const Requant q0 = requant_params(p->out_multiplier[oc], p->out_shift[oc]);
-      out0[oc] = finish(acc[0][0], q0, out_offset, act_min, act_max);
-      out1[oc] = finish(acc[0][1], q0, out_offset, act_min, act_max);
+      out0[oc] = finish(acc[0][0], rq[oc], out_offset, act_min, act_max);
+      out1[oc] = finish(acc[0][1], rq[oc], out_offset, act_min, act_max);
       if (two) {
-        const Requant q1 = requant_params(p->out_multiplier[oc + 1], p->out_shift[oc + 1]);
-        out0[oc + 1] = finish(acc[1][0], q1, out_offset, act_min, act_max);
-        out1[oc + 1] = finish(acc[1][1], q1, out_offset, act_min, act_max);
+        out0[oc + 1] = finish(acc[1][0], rq[oc + 1], out_offset, act_min, act_max);
+        out1[oc + 1] = finish(acc[1][1], rq[oc + 1], out_offset, act_min, act_max);
       }
     }
   }
@@ -241,19 +245,21 @@ EP_DSP_INLINE void taps(int32_t origin, int32_t dilation, int32_t n, int32_t siz
 }
 
 /* One depthwise output pixel (depth_multiplier 1, in_c % 4 == 0), every channel. Weights: int16
- * [fh][fw][C / 4][4] in order c0, c2, c1, c3, i.e. two words per tap and group of 4 channels. */
+ * [C / 4][fh][fw][4] in order c0, c2, c1, c3, i.e. two words per tap and group of 4 channels. */
 EP_DSP_INLINE void depthwise_pixel(const ep_depthwise_conv2d_s8_dsp_params *p, const int8_t *in_b,
-                                   const uint32_t *w, const int32_t *bias, int32_t oy, int32_t ox,
-                                   int8_t *out) {
-  const int32_t in_w = p->in_w, c_all = p->in_c, fw = p->filter_w;
+                                   const uint32_t *w, const int32_t *bias, const Requant *rq, int32_t oy,
+                                   int32_t ox, int8_t *out) {
+  const int32_t in_w = p->in_w, c_all = p->in_c, fw = p->filter_w, fh = p->filter_h;
   const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
   const int32_t dh = p->dilation_h, dw = p->dilation_w;
-  int32_t fy0, fy1, fx0, fx1;
-  taps(iy0, dh, p->filter_h, p->in_h, &fy0, &fy1);
-  taps(ix0, dw, fw, in_w, &fx0, &fx1);
+  int32_t fy0 = 0, fy1 = fh, fx0 = 0, fx1 = fw;
+  if (iy0 < 0 || iy0 + (fh - 1) * dh >= p->in_h) taps(iy0, dh, fh, p->in_h, &fy0, &fy1);
+  if (ix0 < 0 || ix0 + (fw - 1) * dw >= in_w) taps(ix0, dw, fw, in_w, &fx0, &fx1);
   const uint32_t off2 = dup16(p->input_offset);
-  const int32_t tap_words = c_all / 2;
-  for (int32_t c = 0; c < c_all; c += 4) {
+  const int32_t group_words = 2 * fh * fw;
+  const int32_t off = p->output_offset, lo_c = p->act_min, hi_c = p->act_max;
+  const ptrdiff_t base = ((ptrdiff_t)iy0 * in_w + ix0) * c_all;  // may be out of range; only valid taps are read
+  for (int32_t c = 0; c < c_all; c += 4, w += group_words) {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     if (bias) {
       a0 = bias[c];
@@ -262,37 +268,22 @@ EP_DSP_INLINE void depthwise_pixel(const ep_depthwise_conv2d_s8_dsp_params *p, c
       a3 = bias[c + 3];
     }
     for (int32_t fy = fy0; fy < fy1; ++fy) {
-      const int8_t *row = in_b + ((size_t)(iy0 + fy * dh) * in_w) * c_all + c;
-      const uint32_t *wr = w + (size_t)fy * fw * tap_words + c / 2;
+      const ptrdiff_t row = base + ((ptrdiff_t)fy * dh * in_w) * c_all + c;
+      const uint32_t *wr = w + 2 * fy * fw;
       for (int32_t fx = fx0; fx < fx1; ++fx) {
-        const uint32_t v = load32(row + (size_t)(ix0 + fx * dw) * c_all);
+        const uint32_t v = load32(in_b + row + (ptrdiff_t)fx * dw * c_all);
         const uint32_t lo = sxtab16(off2, v), hi = sxtab16_ror8(off2, v);
-        const uint32_t w0 = wr[fx * tap_words], w1 = wr[fx * tap_words + 1];
+        const uint32_t w0 = wr[2 * fx], w1 = wr[2 * fx + 1];
         a0 = smlabb(lo, w0, a0);
         a2 = smlatt(lo, w0, a2);
         a1 = smlabb(hi, w1, a1);
         a3 = smlatt(hi, w1, a3);
       }
     }
-    const int32_t off = p->output_offset, lo_c = p->act_min, hi_c = p->act_max;
-    out[c] = finish(a0, requant_params(p->out_multiplier[c], p->out_shift[c]), off, lo_c, hi_c);
-    out[c + 1] = finish(a1, requant_params(p->out_multiplier[c + 1], p->out_shift[c + 1]), off, lo_c, hi_c);
-    out[c + 2] = finish(a2, requant_params(p->out_multiplier[c + 2], p->out_shift[c + 2]), off, lo_c, hi_c);
-    out[c + 3] = finish(a3, requant_params(p->out_multiplier[c + 3], p->out_shift[c + 3]), off, lo_c, hi_c);
-  }
-}
-
-EP_DSP_INLINE void depthwise_generic(const ep_depthwise_conv2d_s8_dsp_params *p, const int8_t *input,
-                                     const int16_t *filter, const int32_t *bias, int8_t *output) {
-  const uint32_t *w = (const uint32_t *)(const void *)filter;
-  const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
-  for (int32_t b = 0; b < p->batches; ++b) {
-    const int8_t *in_b = input + (size_t)b * in_image;
-    for (int32_t oy = 0; oy < p->out_h; ++oy)
-      for (int32_t ox = 0; ox < p->out_w; ++ox) {
-        depthwise_pixel(p, in_b, w, bias, oy, ox, output);
-        output += p->out_c;
-      }
+    out[c] = finish(a0, rq[c], off, lo_c, hi_c);
+    out[c + 1] = finish(a1, rq[c + 1], off, lo_c, hi_c);
+    out[c + 2] = finish(a2, rq[c + 2], off, lo_c, hi_c);
+    out[c + 3] = finish(a3, rq[c + 3], off, lo_c, hi_c);
   }
 }
 
