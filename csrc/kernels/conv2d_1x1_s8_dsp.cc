@@ -12,9 +12,9 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_1x1_s8_dsp(const ep_conv2d_s8_dsp_para
   const int32_t out_w = p->out_w, pixels = p->out_h * out_w;
   const int32_t sh = p->stride_h, sw = p->stride_w, in_w = p->in_w;
   const uint32_t off2 = ep::dsp::dup16(p->input_offset);
-  ep::dsp::Requant *rq = (ep::dsp::Requant *)scratch;
-  ep::dsp::requant_table(p->out_multiplier, p->out_shift, p->out_c, rq);
-  uint32_t *cols = (uint32_t *)(void *)(rq + p->out_c);
+  const ep::dsp::ConvScratch s = ep::dsp::conv_scratch(scratch, p->out_c, p->k_padded);
+  const bool all_right = ep::dsp::requant_table(bias, p->out_multiplier, p->out_shift, p->out_c, s.rq);
+  const ep::dsp::RequantRun rq{s.rq, p->output_offset, p->act_min, p->act_max, all_right};
   const size_t in_image = (size_t)p->in_h * in_w * in_c;
   const size_t out_image = (size_t)pixels * p->out_c;
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -23,7 +23,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_1x1_s8_dsp(const ep_conv2d_s8_dsp_para
       const int32_t oy = px / out_w, ox = px - oy * out_w;
       ep::dsp::widen_block(in_b + ((size_t)oy * sh * in_w + (size_t)ox * sw) * in_c, in_c, off2, col);
     };
-    ep::dsp::conv_gemm(p, filter, bias, rq, cols, output + (size_t)b * out_image, pixels, im2col);
+    ep::dsp::conv_gemm(p, filter, rq, s, output + (size_t)b * out_image, pixels, im2col);
   }
   return EP_OK;
 }

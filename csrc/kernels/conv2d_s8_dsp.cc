@@ -17,9 +17,9 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
   const int32_t offset = p->input_offset;
   const uint32_t off2 = ep::dsp::dup16(offset);
   const bool fast = in_c % 4 == 0;
-  ep::dsp::Requant *rq = (ep::dsp::Requant *)scratch;
-  ep::dsp::requant_table(p->out_multiplier, p->out_shift, p->out_c, rq);
-  uint32_t *cols = (uint32_t *)(void *)(rq + p->out_c);
+  const ep::dsp::ConvScratch s = ep::dsp::conv_scratch(scratch, p->out_c, p->k_padded);
+  const bool all_right = ep::dsp::requant_table(bias, p->out_multiplier, p->out_shift, p->out_c, s.rq);
+  const ep::dsp::RequantRun rq{s.rq, p->output_offset, p->act_min, p->act_max, all_right};
   const size_t in_image = (size_t)in_h * in_w * in_c;
   const size_t out_image = (size_t)pixels * p->out_c;
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -47,7 +47,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
       }
       // in_c % 4 != 0: gather the int8 column in natural K order, padding taps (and the K tail) set to
       // the input zero point so they become exactly 0 once widened with the offset, then widen it.
-      int8_t *gather = (int8_t *)(void *)(cols + k_padded);  // after the two int16 columns
+      int8_t *gather = s.gather;
       const int8_t zp = (int8_t)(-offset);
       int8_t *g = gather;
       const int32_t run = fw * in_c;
@@ -79,7 +79,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
       for (int32_t e = k; e < k_padded; ++e) gather[e] = zp;
       ep::dsp::widen_block(gather, k_padded, off2, col);
     };
-    ep::dsp::conv_gemm(p, filter, bias, rq, cols, output + (size_t)b * out_image, pixels, im2col);
+    ep::dsp::conv_gemm(p, filter, rq, s, output + (size_t)b * out_image, pixels, im2col);
   }
   return EP_OK;
 }

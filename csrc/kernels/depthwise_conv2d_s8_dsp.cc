@@ -10,16 +10,20 @@ extern "C" EP_DSP_HOT ep_status ep_depthwise_conv2d_s8_dsp(const ep_depthwise_co
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 ||
       p->depth_multiplier != 1 || p->out_c != p->in_c || p->in_c % 4 != 0)
     return EP_ERROR_ARGUMENT;
-  ep::dsp::Requant *rq = (ep::dsp::Requant *)scratch;
-  ep::dsp::requant_table(p->out_multiplier, p->out_shift, p->out_c, rq);
+  const int32_t c_all = p->in_c;
+  ep::dsp::Requant *table = (ep::dsp::Requant *)scratch;
+  int32_t *acc = (int32_t *)(void *)(table + c_all);
+  const bool all_right = ep::dsp::requant_table(bias, p->out_multiplier, p->out_shift, c_all, table);
+  const ep::dsp::RequantRun rq{table, p->output_offset, p->act_min, p->act_max, all_right};
   const uint32_t *w = (const uint32_t *)(const void *)filter;
-  const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
+  const size_t in_image = (size_t)p->in_h * p->in_w * c_all;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_image;
     for (int32_t oy = 0; oy < p->out_h; ++oy)
       for (int32_t ox = 0; ox < p->out_w; ++ox) {
-        ep::dsp::depthwise_pixel(p, in_b, w, bias, rq, oy, ox, output);
-        output += p->out_c;
+        ep::dsp::depthwise_pixel(p, in_b, w, oy, ox, acc);
+        rq(acc, 0, c_all, output);
+        output += c_all;
       }
   }
   return EP_OK;

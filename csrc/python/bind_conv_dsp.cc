@@ -85,7 +85,9 @@ void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, 
   p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
   need(in, n_in(d), "input");
   need(f, (size_t)p.filter_h * p.filter_w * p.out_c, "filter");
-  need(s, EP_DEPTHWISE_DSP_SCRATCH_BYTES(p.out_c), "scratch");
+  need(s, fn == ep_depthwise_conv2d_3x3_s8_dsp ? EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(p.out_c, p.out_w, p.stride_w)
+                                               : EP_DEPTHWISE_DSP_SCRATCH_BYTES(p.out_c),
+       "scratch");
   need(out, n_out(d), "output");
   ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
                   opt<int32_t>(b, p.out_c, "bias"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),

@@ -59,6 +59,16 @@ EP_DSP_INLINE uint32_t sxtb16_ror8(uint32_t x) {
 /* acc + lo(a)*lo(b) / hi(a)*hi(b) (16x16 -> 32, wrapping). */
 EP_DSP_INLINE int32_t smlabb(uint32_t a, uint32_t b, int32_t acc) { return __smlabb((int32_t)a, (int32_t)b, acc); }
 EP_DSP_INLINE int32_t smlatt(uint32_t a, uint32_t b, int32_t acc) { return __smlatt((int32_t)a, (int32_t)b, acc); }
+EP_DSP_INLINE int32_t smulbb(uint32_t a, uint32_t b) {
+  int32_t r;
+  __asm__("smulbb %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+EP_DSP_INLINE int32_t smultt(uint32_t a, uint32_t b) {
+  int32_t r;
+  __asm__("smultt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
 
 #else /* host emulation */
 
@@ -84,23 +94,28 @@ EP_DSP_INLINE int32_t smlabb(uint32_t a, uint32_t b, int32_t acc) {
 EP_DSP_INLINE int32_t smlatt(uint32_t a, uint32_t b, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)(hi16(a) * hi16(b)));
 }
+EP_DSP_INLINE int32_t smulbb(uint32_t a, uint32_t b) { return lo16(a) * lo16(b); }
+EP_DSP_INLINE int32_t smultt(uint32_t a, uint32_t b) { return hi16(a) * hi16(b); }
 
 #endif
 
 /* Both int16 halves set to v (e.g. the input offset for SXTAB16). */
 EP_DSP_INLINE uint32_t dup16(int32_t v) { return ((uint32_t)v & 0xFFFFu) * 0x00010001u; }
 
-/* Per-channel requantization constants, derived from TFLite's (multiplier, shift) once per kernel call. */
+/* Per-channel requantization constants (and the bias), derived from TFLite's (multiplier, shift) once per
+ * kernel call into scratch. */
 struct Requant {
+  int32_t bias;
   int32_t m2;     /* 2 * multiplier as int32 (= 2m - 2^32, since m >= 2^30) */
-  int32_t left;   /* shift > 0: left shift of the accumulator */
-  int32_t right;  /* shift < 0: the rounding right shift e */
   int32_t hb;     /* e >= 1: 2^(e-1), else 0 */
+  int32_t right;  /* shift < 0: the rounding right shift e = -shift */
+  int32_t left;   /* shift > 0: left shift of the accumulator */
   int32_t emask;  /* e >= 1: -1, else 0 */
 };
 
-EP_DSP_INLINE Requant requant_params(int32_t multiplier, int32_t shift) {
+EP_DSP_INLINE Requant requant_params(int32_t bias, int32_t multiplier, int32_t shift) {
   Requant r;
+  r.bias = bias;
   r.m2 = (int32_t)((uint32_t)multiplier << 1);
   r.left = shift > 0 ? shift : 0;
   r.right = shift > 0 ? 0 : -shift;
@@ -109,8 +124,30 @@ EP_DSP_INLINE Requant requant_params(int32_t multiplier, int32_t shift) {
   return r;
 }
 
-EP_DSP_INLINE void requant_table(const int32_t *multiplier, const int32_t *shift, int32_t n, Requant *table) {
-  for (int32_t i = 0; i < n; ++i) table[i] = requant_params(multiplier[i], shift[i]);
+/* Fills table[n]; returns true when every channel shifts right (e >= 1), the common case that needs
+ * neither the left shift nor the mask. */
+EP_DSP_INLINE bool requant_table(const int32_t *bias, const int32_t *multiplier, const int32_t *shift, int32_t n,
+                                 Requant *table) {
+  bool all_right = true;
+  for (int32_t i = 0; i < n; ++i) {
+    table[i] = requant_params(bias ? bias[i] : 0, multiplier[i], shift[i]);
+    all_right = all_right && table[i].right > 0;
+  }
+  return all_right;
+}
+
+/* hi32(2^31 + khi * 2^32 + a * b) for int32 a, b, computed modulo 2^64 (one SMLAL). */
+EP_DSP_INLINE int32_t smlal_hi(int32_t khi, int32_t a, int32_t b) {
+#if EP_HAVE_DSP
+  uint32_t lo = 0x80000000u;
+  int32_t hi = khi;
+  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+  return hi;
+#else
+  const uint64_t k = ((uint64_t)(uint32_t)khi << 32) | 0x80000000u;
+  const uint64_t prod = (uint64_t)((int64_t)a * (int64_t)b);
+  return (int32_t)(uint32_t)((k + prod) >> 32);
+#endif
 }
 
 /* Exactly ep::multiply_by_quantized_multiplier(x, m, shift) (TFLite's double rounding) when
@@ -122,21 +159,64 @@ EP_DSP_INLINE void requant_table(const int32_t *multiplier, const int32_t *shift
  * - [h < 0]) / 2^e). Nested floors merge: the result is floor((P + 2^30 + (2^(e-1) - s) 2^31) / 2^(31+e)), where
  * s = [x' < 0] may replace [h < 0] (they differ only when h == 0, and then both give 0). One SMLAL computes
  * the high word of 2P + K with K = 2^31 + (2^(e-1) - s) 2^32 using the int32 2m - 2^32; adding x' back
- * corrects for the -2^32. Then an arithmetic shift by e. */
+ * corrects for the -2^32. Then an arithmetic shift by e. (x here already includes the bias.) */
 EP_DSP_INLINE int32_t requantize(int32_t x, const Requant &q) {
   const int32_t xs = (int32_t)((uint32_t)x << q.left);
-  const int32_t khi = q.hb + ((xs >> 31) & q.emask);
-#if EP_HAVE_DSP
-  uint32_t lo = 0x80000000u;
-  int32_t hi = khi;
-  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(xs), "r"(q.m2));
-#else
-  const uint64_t k = ((uint64_t)(uint32_t)khi << 32) | 0x80000000u;
-  const uint64_t prod = (uint64_t)((int64_t)xs * (int64_t)q.m2);
-  const int32_t hi = (int32_t)(uint32_t)((k + prod) >> 32);
-#endif
+  const int32_t hi = smlal_hi(q.hb + ((xs >> 31) & q.emask), xs, q.m2);
   return (int32_t)((uint32_t)hi + (uint32_t)xs) >> q.right;
 }
+/* The same when q.right >= 1 (then left == 0 and emask == -1). */
+EP_DSP_INLINE int32_t requantize_right(int32_t x, const Requant &q) {
+  const int32_t hi = smlal_hi(q.hb + (x >> 31), x, q.m2);
+  return (int32_t)((uint32_t)hi + (uint32_t)x) >> q.right;
+}
+
+EP_DSP_INLINE int32_t ssat8(int32_t v) {
+#if EP_HAVE_DSP
+  return __ssat(v, 8);
+#else
+  return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+/* out[i] = clamp(requantize(acc[i] + bias[i]) + out_offset) for a run of channels. kRight: every channel
+ * shifts right; kFullRange: [act_min, act_max] == [-128, 127], so one SSAT clamps. */
+template <bool kRight, bool kFullRange>
+EP_DSP_INLINE void requant_run_t(const int32_t *EP_RESTRICT acc, const Requant *EP_RESTRICT rq, int32_t n,
+                                 int8_t *EP_RESTRICT out, int32_t out_offset, int32_t act_min, int32_t act_max) {
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t x = (int32_t)((uint32_t)acc[i] + (uint32_t)rq[i].bias);  // the reference's int32 sum
+    int32_t v = (kRight ? requantize_right(x, rq[i]) : requantize(x, rq[i])) + out_offset;
+    if (kFullRange) {
+      v = ssat8(v);
+    } else {
+      v = v < act_min ? act_min : v;
+      v = v > act_max ? act_max : v;
+    }
+    out[i] = (int8_t)v;
+  }
+}
+
+struct RequantRun {
+  const Requant *table;
+  int32_t out_offset, act_min, act_max;
+  bool all_right;
+  void operator()(const int32_t *acc, int32_t first, int32_t n, int8_t *out) const {
+    const bool full = act_min == -128 && act_max == 127;
+    const Requant *q = table + first;
+    if (all_right) {
+      if (full)
+        requant_run_t<true, true>(acc, q, n, out, out_offset, act_min, act_max);
+      else
+        requant_run_t<true, false>(acc, q, n, out, out_offset, act_min, act_max);
+    } else {
+      if (full)
+        requant_run_t<false, true>(acc, q, n, out, out_offset, act_min, act_max);
+      else
+        requant_run_t<false, false>(acc, q, n, out, out_offset, act_min, act_max);
+    }
+  }
+};
 
 }  // namespace dsp
 }  // namespace ep

@@ -16,7 +16,7 @@ from edgeprune.ir import Tensor
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
 
-INT32_MIN = -(2**31)
+MAX_ROW_BUFFER_BYTES = 16 * 1024
 # The specializers below can be switched off (e.g. to measure the portable kernels on a DSP target).
 ENABLED = {"conv": True, "conv_1x1": True, "depthwise": True, "depthwise_3x3": True, "fc": True}
 
@@ -81,7 +81,7 @@ def conv2d_dsp(call: KernelCall) -> KernelCall | None:
     func = "ep_conv2d_1x1_s8_dsp" if one_by_one else "ep_conv2d_s8_dsp"
     return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params", params={**p, "k_padded": k_pad},
                       consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(5 * k_pad + 20 * oc, name="im2col"), y])
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(5 * k_pad + 32 * oc, name="im2col"), y])
 
 
 def depthwise_weights(w: np.ndarray) -> np.ndarray:
@@ -103,11 +103,16 @@ def depthwise_conv2d_dsp(call: KernelCall) -> KernelCall | None:
     fast = p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
     if not ENABLED["depthwise_3x3" if fast else "depthwise"]:
         return None
+    scratch = 28 * oc
+    if fast:  # plus three widened input rows; the generic kernel when they would take too much RAM
+        rows = 6 * oc * ((p["out_w"] - 1) * p["stride_w"] + 3)
+        fast = rows <= MAX_ROW_BUFFER_BYTES
+        scratch += rows if fast else 0
     func = "ep_depthwise_conv2d_3x3_s8_dsp" if fast else "ep_depthwise_conv2d_s8_dsp"
     wt = depthwise_weights(np.asarray(w.data, dtype=np.int8))
     return KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params=dict(p),
                       consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(20 * oc, name="requant"), y])
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(scratch, name="dw_rows"), y])
 
 
 @specializer("ep_fully_connected_s8", requires={"dsp"}, priority=10)

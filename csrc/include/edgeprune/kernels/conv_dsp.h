@@ -8,15 +8,17 @@
  * with zeros to k_padded (a multiple of 4); within each group of 4 the order is k0, k2, k1, k3 (the
  * order SXTAB16 / SXTAB16 ROR 8 produce). Weight layout (int16):
  *   [out_c_pairs][k_padded / 4][2 channels][4]   (out_c padded to even with zero channels)
- * Scratch: the per-channel requantization table (ep::dsp::Requant, 20 bytes a channel), two int16 columns
- * interleaved per group of 4, then (in_c % 4 != 0) an int8 gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
+ * Scratch: the per-channel requantization table (ep::dsp::Requant, 24 bytes a channel), int32
+ * accumulators of two pixels, two int16 columns interleaved per group of 4, then (in_c % 4 != 0) an int8
+ * gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
  * widening (x + input_offset) turns into exactly 0.
  * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0 (k_padded == in_c): no im2col taps.
  *
  * Depthwise (ep_depthwise_conv2d_s8_dsp, depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
  * SMLABB/SMLATT on SXTAB16-unpacked inputs (offset added) and pre-unpacked int16 weights:
  *   weights int16 [in_c / 4][filter_h][filter_w][4] in order c0, c2, c1, c3.
- * Scratch: the requantization table, EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c).
+ * Scratch: the requantization table and one pixel's accumulators, EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c);
+ * the 3x3 kernel adds a widened row buffer, EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES.
  *
  * FC (ep_fully_connected_s8_dsp): per-tensor and per-channel symmetric weights (weights_offset == 0),
  * GEMM on int16 weights [units_pairs][depth_padded / 4][2][4] as for conv, the input converted once;
@@ -44,7 +46,7 @@ typedef struct {
   const int32_t *out_shift;      /* [out_c], in [-31, 30] */
 } ep_conv2d_s8_dsp_params;
 
-#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(out_c) * 20u)
+#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(out_c) * 32u)
 
 ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input, const int16_t *filter,
                            const int32_t *bias, void *scratch, int8_t *output);
@@ -67,7 +69,10 @@ typedef struct {
   const int32_t *out_shift;      /* [out_c] */
 } ep_depthwise_conv2d_s8_dsp_params;
 
-#define EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c) ((size_t)(out_c) * 20u)
+#define EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c) ((size_t)(out_c) * 28u)
+/* 3x3: plus three input rows widened to int16, [in_c / 4][(out_w - 1) * stride_w + 3][3 rows][2 words]. */
+#define EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(out_c, out_w, stride_w) \
+  ((size_t)(out_c) * 28u + (size_t)(out_c) * 6u * (size_t)(((out_w) - 1) * (stride_w) + 3))
 
 ep_status ep_depthwise_conv2d_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
                                      const int16_t *filter, const int32_t *bias, void *scratch, int8_t *output);
@@ -176,13 +181,6 @@ EP_DSP_INLINE void gemm_2x2(const uint32_t *EP_RESTRICT w, const uint32_t *EP_RE
 #endif
 }
 
-EP_DSP_INLINE int8_t finish(int32_t acc, const Requant &q, int32_t out_offset, int32_t act_min, int32_t act_max) {
-  int32_t v = requantize(acc, q) + out_offset;
-  v = v < act_min ? act_min : v;
-  v = v > act_max ? act_max : v;
-  return (int8_t)v;
-}
-
 /* n bytes (n % 4 == 0) of int8 input -> int16 (x + offset) into column slot `slot` of the interleaved
  * two-column buffer, starting at group `g`. */
 EP_DSP_INLINE void widen_block(const int8_t *EP_RESTRICT src, int32_t n, uint32_t off2, uint32_t *EP_RESTRICT col) {
@@ -202,34 +200,55 @@ EP_DSP_INLINE void zero_block(int32_t n, uint32_t *EP_RESTRICT col) {
   }
 }
 
-/* Shared body of the two GEMM conv kernels: `im2col(px, slot_ptr)` fills one column. */
+/* Scratch of the GEMM conv kernels: requantization table, int32 accumulators of two pixels, the two
+ * interleaved int16 columns, the int8 gather column. */
+struct ConvScratch {
+  Requant *rq;
+  int32_t *acc;  /* [2][out_c] */
+  uint32_t *cols;
+  int8_t *gather;
+};
+
+EP_DSP_INLINE ConvScratch conv_scratch(void *scratch, int32_t out_c, int32_t k_padded) {
+  ConvScratch s;
+  s.rq = (Requant *)scratch;
+  s.acc = (int32_t *)(void *)(s.rq + out_c);
+  s.cols = (uint32_t *)(void *)(s.acc + 2 * out_c);
+  s.gather = (int8_t *)(void *)(s.cols + k_padded);
+  return s;
+}
+
+/* Shared body of the two GEMM conv kernels: `im2col(px, slot_ptr)` fills one column. Accumulators of two
+ * pixels x all channels go to scratch, then one tight loop requantizes each pixel's channels. */
 template <typename Im2col>
-EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const int32_t *bias,
-                             const Requant *rq, uint32_t *cols, int8_t *output, int32_t pixels, Im2col im2col) {
+EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const RequantRun &rq,
+                             const ConvScratch &s, int8_t *output, int32_t pixels, Im2col im2col) {
   const int32_t out_c = p->out_c, groups = p->k_padded / 4;
-  const int32_t out_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
   const uint32_t *wbase = (const uint32_t *)(const void *)filter;
+  int32_t *acc0 = s.acc, *acc1 = s.acc + out_c;
   for (int32_t px = 0; px < pixels; px += 2) {
     const int32_t px1 = px + 1 < pixels ? px + 1 : px;
-    im2col(px, cols);
-    im2col(px1, cols + 2);
-    int8_t *out0 = output + (size_t)px * out_c;
-    int8_t *out1 = output + (size_t)px1 * out_c;
+    im2col(px, s.cols);
+    im2col(px1, s.cols + 2);
     const uint32_t *w = wbase;
-    for (int32_t oc = 0; oc < out_c; oc += 2) {
-      const bool two = oc + 1 < out_c;
-      const int32_t b0 = bias ? bias[oc] : 0;
-      const int32_t b1 = (bias && two) ? bias[oc + 1] : 0;
-      int32_t acc[2][2] = {{b0, b0}, {b1, b1}};
-      gemm_2x2(w, cols, groups, acc);
+    const int32_t pairs = out_c & ~1;
+    for (int32_t oc = 0; oc < pairs; oc += 2) {
+      int32_t acc[2][2] = {{0, 0}, {0, 0}};
+      gemm_2x2(w, s.cols, groups, acc);
       w += 4 * groups;
-      out0[oc] = finish(acc[0][0], rq[oc], out_offset, act_min, act_max);
-      out1[oc] = finish(acc[0][1], rq[oc], out_offset, act_min, act_max);
-      if (two) {
-        out0[oc + 1] = finish(acc[1][0], rq[oc + 1], out_offset, act_min, act_max);
-        out1[oc + 1] = finish(acc[1][1], rq[oc + 1], out_offset, act_min, act_max);
-      }
+      acc0[oc] = acc[0][0];
+      acc0[oc + 1] = acc[1][0];
+      acc1[oc] = acc[0][1];
+      acc1[oc + 1] = acc[1][1];
     }
+    if (out_c & 1) {
+      int32_t acc[2][2] = {{0, 0}, {0, 0}};
+      gemm_2x2(w, s.cols, groups, acc);
+      acc0[out_c - 1] = acc[0][0];
+      acc1[out_c - 1] = acc[0][1];
+    }
+    rq(acc0, 0, out_c, output + (size_t)px * out_c);
+    if (px1 != px) rq(acc1, 0, out_c, output + (size_t)px1 * out_c);
   }
 }
 
@@ -244,11 +263,11 @@ EP_DSP_INLINE void taps(int32_t origin, int32_t dilation, int32_t n, int32_t siz
   *end = e;
 }
 
-/* One depthwise output pixel (depth_multiplier 1, in_c % 4 == 0), every channel. Weights: int16
- * [C / 4][fh][fw][4] in order c0, c2, c1, c3, i.e. two words per tap and group of 4 channels. */
+/* One depthwise output pixel (depth_multiplier 1, in_c % 4 == 0), every channel, accumulators (without
+ * bias) into acc[C]. Weights: int16 [C / 4][fh][fw][4] in order c0, c2, c1, c3, i.e. two words per tap
+ * and group of 4 channels. */
 EP_DSP_INLINE void depthwise_pixel(const ep_depthwise_conv2d_s8_dsp_params *p, const int8_t *in_b,
-                                   const uint32_t *w, const int32_t *bias, const Requant *rq, int32_t oy,
-                                   int32_t ox, int8_t *out) {
+                                   const uint32_t *w, int32_t oy, int32_t ox, int32_t *acc) {
   const int32_t in_w = p->in_w, c_all = p->in_c, fw = p->filter_w, fh = p->filter_h;
   const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
   const int32_t dh = p->dilation_h, dw = p->dilation_w;
@@ -257,16 +276,9 @@ EP_DSP_INLINE void depthwise_pixel(const ep_depthwise_conv2d_s8_dsp_params *p, c
   if (ix0 < 0 || ix0 + (fw - 1) * dw >= in_w) taps(ix0, dw, fw, in_w, &fx0, &fx1);
   const uint32_t off2 = dup16(p->input_offset);
   const int32_t group_words = 2 * fh * fw;
-  const int32_t off = p->output_offset, lo_c = p->act_min, hi_c = p->act_max;
   const ptrdiff_t base = ((ptrdiff_t)iy0 * in_w + ix0) * c_all;  // may be out of range; only valid taps are read
   for (int32_t c = 0; c < c_all; c += 4, w += group_words) {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (bias) {
-      a0 = bias[c];
-      a1 = bias[c + 1];
-      a2 = bias[c + 2];
-      a3 = bias[c + 3];
-    }
     for (int32_t fy = fy0; fy < fy1; ++fy) {
       const ptrdiff_t row = base + ((ptrdiff_t)fy * dh * in_w) * c_all + c;
       const uint32_t *wr = w + 2 * fy * fw;
@@ -280,10 +292,10 @@ EP_DSP_INLINE void depthwise_pixel(const ep_depthwise_conv2d_s8_dsp_params *p, c
         a3 = smlatt(hi, w1, a3);
       }
     }
-    out[c] = finish(a0, rq[c], off, lo_c, hi_c);
-    out[c + 1] = finish(a1, rq[c + 1], off, lo_c, hi_c);
-    out[c + 2] = finish(a2, rq[c + 2], off, lo_c, hi_c);
-    out[c + 3] = finish(a3, rq[c + 3], off, lo_c, hi_c);
+    acc[c] = a0;
+    acc[c + 1] = a1;
+    acc[c + 2] = a2;
+    acc[c + 3] = a3;
   }
 }
 
