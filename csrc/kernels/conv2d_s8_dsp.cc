@@ -3,7 +3,7 @@
 #include "edgeprune/kernels/conv_dsp.h"
 
 extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *p, const int8_t *input,
-                                                 const int16_t *filter, const int32_t *bias, void *scratch,
+                                                 const int16_t *filter, void *scratch,
                                                  int8_t *output) {
   const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
   const int32_t fh = p->filter_h, fw = p->filter_w;
@@ -18,8 +18,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
   const uint32_t off2 = ep::dsp::dup16(offset);
   const bool fast = in_c % 4 == 0;
   const ep::dsp::ConvScratch s = ep::dsp::conv_scratch(scratch, p->out_c, p->k_padded);
-  const bool all_right = ep::dsp::requant_table(bias, p->out_multiplier, p->out_shift, p->out_c, s.rq);
-  const ep::dsp::RequantRun rq{s.rq, p->output_offset, p->act_min, p->act_max, all_right};
+  const ep::dsp::RequantRun rq(p->requant, p->all_right, p->output_offset, p->act_min, p->act_max);
   const size_t in_image = (size_t)in_h * in_w * in_c;
   const size_t out_image = (size_t)pixels * p->out_c;
   for (int32_t b = 0; b < p->batches; ++b) {

@@ -45,53 +45,52 @@ EP_DSP_INLINE void group9(const uint32_t *EP_RESTRICT x, const uint32_t *EP_REST
 
 extern "C" EP_DSP_HOT ep_status ep_depthwise_conv2d_3x3_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *p,
                                                                const int8_t *input, const int16_t *filter,
-                                                               const int32_t *bias, void *scratch,
-                                                               int8_t *output) {
+                                                               void *scratch, int8_t *output) {
   if (p->filter_h != 3 || p->filter_w != 3 || p->dilation_h != 1 || p->dilation_w != 1 || p->stride_h <= 0 ||
       p->stride_w <= 0 || p->depth_multiplier != 1 || p->out_c != p->in_c || p->in_c % 4 != 0)
     return EP_ERROR_ARGUMENT;
   const int32_t in_h = p->in_h, in_w = p->in_w, c_all = p->in_c, out_h = p->out_h, out_w = p->out_w;
   const int32_t sh = p->stride_h, sw = p->stride_w, pad_h = p->pad_h, pad_w = p->pad_w;
   const int32_t groups = c_all / 4, cols = (out_w - 1) * sw + 3;
-  ep::dsp::Requant *table = (ep::dsp::Requant *)scratch;
-  int32_t *acc = (int32_t *)(void *)(table + c_all);
-  uint32_t *rows = (uint32_t *)(void *)(acc + c_all);  // [groups][cols][3][2]
-  const bool all_right = ep::dsp::requant_table(bias, p->out_multiplier, p->out_shift, c_all, table);
-  const ep::dsp::RequantRun rq{table, p->output_offset, p->act_min, p->act_max, all_right};
+  uint32_t *rows = (uint32_t *)scratch;  // [cols][3][2] words: one group of four channels
+  const ep::dsp::RequantRun rq(p->requant, p->all_right, p->output_offset, p->act_min, p->act_max);
   const uint32_t *wbase = (const uint32_t *)(const void *)filter;
   const uint32_t off2 = ep::dsp::dup16(p->input_offset);
-  const size_t in_row = (size_t)in_w * c_all, in_image = (size_t)in_h * in_row;
-  const int32_t group_stride = cols * 6;  // words
+  const size_t in_row = (size_t)in_w * c_all, in_image = (size_t)in_h * in_row, out_row = (size_t)out_w * c_all;
+  // Columns of the row buffer that lie inside the input: [x_begin, x_end).
+  const int32_t x_begin = pad_w < cols ? pad_w : cols;
+  const int32_t x_end = in_w + pad_w < cols ? in_w + pad_w : cols;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_image;
     for (int32_t oy = 0; oy < out_h; ++oy) {
       const int32_t iy0 = oy * sh - pad_h;
-      for (int32_t fy = 0; fy < 3; ++fy) {
-        const int32_t iy = iy0 + fy;
-        const bool row_ok = iy >= 0 && iy < in_h;
-        for (int32_t x = 0; x < cols; ++x) {
-          const int32_t ix = x - pad_w;
-          uint32_t *dst = rows + (size_t)x * 6 + fy * 2;
-          if (row_ok && ix >= 0 && ix < in_w) {
-            const int8_t *src = in_b + (size_t)iy * in_row + (size_t)ix * c_all;
-            for (int32_t g = 0; g < groups; ++g, dst += group_stride) {
-              const uint32_t v = ep::dsp::load32(src + 4 * g);
-              dst[0] = ep::dsp::sxtab16(off2, v);
-              dst[1] = ep::dsp::sxtab16_ror8(off2, v);
-            }
-          } else {
-            for (int32_t g = 0; g < groups; ++g, dst += group_stride) {
-              dst[0] = 0;
-              dst[1] = 0;
-            }
+      int8_t *out_r = output + ((size_t)b * out_h + oy) * out_row;
+      for (int32_t g = 0; g < groups; ++g) {
+        for (int32_t fy = 0; fy < 3; ++fy) {
+          const int32_t iy = iy0 + fy;
+          uint32_t *dst = rows + fy * 2;
+          if (iy < 0 || iy >= in_h) {
+            for (int32_t x = 0; x < cols; ++x, dst += 6) dst[0] = dst[1] = 0;
+            continue;
           }
+          int32_t x = 0;
+          for (; x < x_begin; ++x, dst += 6) dst[0] = dst[1] = 0;
+          const int8_t *src = in_b + (size_t)iy * in_row + (size_t)(x - pad_w) * c_all + 4 * g;
+          for (; x < x_end; ++x, dst += 6, src += c_all) {
+            const uint32_t v = ep::dsp::load32(src);
+            dst[0] = ep::dsp::sxtab16(off2, v);
+            dst[1] = ep::dsp::sxtab16_ror8(off2, v);
+          }
+          for (; x < cols; ++x, dst += 6) dst[0] = dst[1] = 0;
         }
-      }
-      for (int32_t ox = 0; ox < out_w; ++ox, output += c_all) {
-        const uint32_t *x = rows + (size_t)ox * sw * 6;
-        const uint32_t *w = wbase;
-        for (int32_t g = 0; g < groups; ++g, x += group_stride, w += 18) group9(x, w, acc + 4 * g);
-        rq(acc, 0, c_all, output);
+        const uint32_t *w = wbase + 18 * g;
+        const uint32_t *x = rows;
+        int8_t *out = out_r + 4 * g;
+        for (int32_t ox = 0; ox < out_w; ++ox, x += 6 * sw, out += c_all) {
+          int32_t acc[4];
+          group9(x, w, acc);
+          rq(acc, 4 * g, 4, out);
+        }
       }
     }
   }

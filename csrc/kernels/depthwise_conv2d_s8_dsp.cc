@@ -6,15 +6,13 @@
 
 extern "C" EP_DSP_HOT ep_status ep_depthwise_conv2d_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *p,
                                                            const int8_t *input, const int16_t *filter,
-                                                           const int32_t *bias, void *scratch, int8_t *output) {
+                                                           void *scratch, int8_t *output) {
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 ||
       p->depth_multiplier != 1 || p->out_c != p->in_c || p->in_c % 4 != 0)
     return EP_ERROR_ARGUMENT;
   const int32_t c_all = p->in_c;
-  ep::dsp::Requant *table = (ep::dsp::Requant *)scratch;
-  int32_t *acc = (int32_t *)(void *)(table + c_all);
-  const bool all_right = ep::dsp::requant_table(bias, p->out_multiplier, p->out_shift, c_all, table);
-  const ep::dsp::RequantRun rq{table, p->output_offset, p->act_min, p->act_max, all_right};
+  int32_t *acc = (int32_t *)scratch;
+  const ep::dsp::RequantRun rq(p->requant, p->all_right, p->output_offset, p->act_min, p->act_max);
   const uint32_t *w = (const uint32_t *)(const void *)filter;
   const size_t in_image = (size_t)p->in_h * p->in_w * c_all;
   for (int32_t b = 0; b < p->batches; ++b) {

@@ -51,65 +51,64 @@ const T* opt(py::array& a, size_t n, const char* what) {
 }
 size_t even(size_t n) { return (n + 1) / 2 * 2; }
 
-using ConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const int32_t*, void*,
-                             int8_t*);
-using DwFn = ep_status (*)(const ep_depthwise_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const int32_t*,
-                           void*, int8_t*);
+using ConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, void*, int8_t*);
+using DwFn = ep_status (*)(const ep_depthwise_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, void*, int8_t*);
 
-void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array b,
-          py::array s, py::array out) {
+template <typename P>
+void requant(const py::dict& d, const py::dict& c, P& p) {
+  p.all_right = ep_py::get_i(d, "all_right");
+  need_const(c, "requant", (size_t)p.out_c * 4);
+  p.requant = ep_py::cptr<int32_t>(c, "requant");
+}
+
+void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
+          py::array out) {
   ep_conv2d_s8_dsp_params p{};
   geometry(d, p);
   p.k_padded = ep_py::get_i(d, "k_padded");
-  need_const(c, "out_multiplier", p.out_c);
-  need_const(c, "out_shift", p.out_c);
-  p.out_multiplier = ep_py::cptr<int32_t>(c, "out_multiplier");
-  p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
+  requant(d, c, p);
   need(in, n_in(d), "input");
   need(f, even(p.out_c) * p.k_padded, "filter");
   need(s, EP_CONV_DSP_SCRATCH_BYTES(p.k_padded, p.out_c), "scratch");
   need(out, n_out(d), "output");
-  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
-                  opt<int32_t>(b, p.out_c, "bias"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), s.mutable_data(),
+                  ep_py::ptr<int8_t>(out, "output")),
                name);
 }
 
-void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array b,
-               py::array s, py::array out) {
+void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
+               py::array out) {
   ep_depthwise_conv2d_s8_dsp_params p{};
   geometry(d, p);
   p.depth_multiplier = ep_py::get_i(d, "depth_multiplier");
-  need_const(c, "out_multiplier", p.out_c);
-  need_const(c, "out_shift", p.out_c);
-  p.out_multiplier = ep_py::cptr<int32_t>(c, "out_multiplier");
-  p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
+  requant(d, c, p);
   need(in, n_in(d), "input");
   need(f, (size_t)p.filter_h * p.filter_w * p.out_c, "filter");
-  need(s, fn == ep_depthwise_conv2d_3x3_s8_dsp ? EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(p.out_c, p.out_w, p.stride_w)
+  need(s, fn == ep_depthwise_conv2d_3x3_s8_dsp ? EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(p.out_w, p.stride_w)
                                                : EP_DEPTHWISE_DSP_SCRATCH_BYTES(p.out_c),
        "scratch");
   need(out, n_out(d), "output");
-  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
-                  opt<int32_t>(b, p.out_c, "bias"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), s.mutable_data(),
+                  ep_py::ptr<int8_t>(out, "output")),
                name);
 }
 
 }  // namespace
 
 EP_BIND(bind_conv_dsp) {
-  m.def("ep_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array b, py::array s,
-                               py::array out) { conv(ep_conv2d_s8_dsp, "ep_conv2d_s8_dsp", d, c, in, f, b, s, out); });
-  m.def("ep_conv2d_1x1_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array b, py::array s,
-                                   py::array out) {
-    conv(ep_conv2d_1x1_s8_dsp, "ep_conv2d_1x1_s8_dsp", d, c, in, f, b, s, out);
+  m.def("ep_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s, py::array out) {
+    conv(ep_conv2d_s8_dsp, "ep_conv2d_s8_dsp", d, c, in, f, s, out);
   });
-  m.def("ep_depthwise_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array b,
-                                         py::array s, py::array out) {
-    depthwise(ep_depthwise_conv2d_s8_dsp, "ep_depthwise_conv2d_s8_dsp", d, c, in, f, b, s, out);
+  m.def("ep_conv2d_1x1_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s, py::array out) {
+    conv(ep_conv2d_1x1_s8_dsp, "ep_conv2d_1x1_s8_dsp", d, c, in, f, s, out);
   });
-  m.def("ep_depthwise_conv2d_3x3_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array b,
-                                             py::array s, py::array out) {
-    depthwise(ep_depthwise_conv2d_3x3_s8_dsp, "ep_depthwise_conv2d_3x3_s8_dsp", d, c, in, f, b, s, out);
+  m.def("ep_depthwise_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s,
+                                         py::array out) {
+    depthwise(ep_depthwise_conv2d_s8_dsp, "ep_depthwise_conv2d_s8_dsp", d, c, in, f, s, out);
+  });
+  m.def("ep_depthwise_conv2d_3x3_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s,
+                                             py::array out) {
+    depthwise(ep_depthwise_conv2d_3x3_s8_dsp, "ep_depthwise_conv2d_3x3_s8_dsp", d, c, in, f, s, out);
   });
   m.def("ep_fully_connected_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array b,
                                         py::array s, py::array out) {

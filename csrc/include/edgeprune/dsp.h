@@ -102,39 +102,14 @@ EP_DSP_INLINE int32_t smultt(uint32_t a, uint32_t b) { return hi16(a) * hi16(b);
 /* Both int16 halves set to v (e.g. the input offset for SXTAB16). */
 EP_DSP_INLINE uint32_t dup16(int32_t v) { return ((uint32_t)v & 0xFFFFu) * 0x00010001u; }
 
-/* Per-channel requantization constants (and the bias), derived from TFLite's (multiplier, shift) once per
- * kernel call into scratch. */
+/* Per-channel requantization entry, computed at build time from TFLite's (bias, multiplier, shift) by
+ * edgeprune/lower/isa/dsp.py (requant_table) and stored in flash as int32 [out_c][4]. */
 struct Requant {
   int32_t bias;
-  int32_t m2;     /* 2 * multiplier as int32 (= 2m - 2^32, since m >= 2^30) */
-  int32_t hb;     /* e >= 1: 2^(e-1), else 0 */
-  int32_t right;  /* shift < 0: the rounding right shift e = -shift */
-  int32_t left;   /* shift > 0: left shift of the accumulator */
-  int32_t emask;  /* e >= 1: -1, else 0 */
+  int32_t m2;  /* 2 * multiplier as int32 (= 2m - 2^32, since m >= 2^30) */
+  int32_t hb;  /* e >= 1: 2^(e-1), else 0 */
+  int32_t e;   /* -shift: > 0 a rounding right shift by e, < 0 a left shift by -e */
 };
-
-EP_DSP_INLINE Requant requant_params(int32_t bias, int32_t multiplier, int32_t shift) {
-  Requant r;
-  r.bias = bias;
-  r.m2 = (int32_t)((uint32_t)multiplier << 1);
-  r.left = shift > 0 ? shift : 0;
-  r.right = shift > 0 ? 0 : -shift;
-  r.hb = r.right > 0 ? (int32_t)(1u << (r.right - 1)) : 0;
-  r.emask = r.right > 0 ? -1 : 0;
-  return r;
-}
-
-/* Fills table[n]; returns true when every channel shifts right (e >= 1), the common case that needs
- * neither the left shift nor the mask. */
-EP_DSP_INLINE bool requant_table(const int32_t *bias, const int32_t *multiplier, const int32_t *shift, int32_t n,
-                                 Requant *table) {
-  bool all_right = true;
-  for (int32_t i = 0; i < n; ++i) {
-    table[i] = requant_params(bias ? bias[i] : 0, multiplier[i], shift[i]);
-    all_right = all_right && table[i].right > 0;
-  }
-  return all_right;
-}
 
 /* hi32(2^31 + khi * 2^32 + a * b) for int32 a, b, computed modulo 2^64 (one SMLAL). */
 EP_DSP_INLINE int32_t smlal_hi(int32_t khi, int32_t a, int32_t b) {
@@ -159,16 +134,18 @@ EP_DSP_INLINE int32_t smlal_hi(int32_t khi, int32_t a, int32_t b) {
  * - [h < 0]) / 2^e). Nested floors merge: the result is floor((P + 2^30 + (2^(e-1) - s) 2^31) / 2^(31+e)), where
  * s = [x' < 0] may replace [h < 0] (they differ only when h == 0, and then both give 0). One SMLAL computes
  * the high word of 2P + K with K = 2^31 + (2^(e-1) - s) 2^32 using the int32 2m - 2^32; adding x' back
- * corrects for the -2^32. Then an arithmetic shift by e. (x here already includes the bias.) */
+ * corrects for the -2^32. Then an arithmetic shift by e. (x here already includes the bias.)
+ * The same derivation, in Python, is checked against TFLite's formula in tests/kernels/test_conv_dsp.py. */
 EP_DSP_INLINE int32_t requantize(int32_t x, const Requant &q) {
-  const int32_t xs = (int32_t)((uint32_t)x << q.left);
-  const int32_t hi = smlal_hi(q.hb + ((xs >> 31) & q.emask), xs, q.m2);
-  return (int32_t)((uint32_t)hi + (uint32_t)xs) >> q.right;
+  const int32_t left = q.e < 0 ? -q.e : 0, right = q.e > 0 ? q.e : 0, emask = q.e > 0 ? -1 : 0;
+  const int32_t xs = (int32_t)((uint32_t)x << left);
+  const int32_t hi = smlal_hi(q.hb + ((xs >> 31) & emask), xs, q.m2);
+  return (int32_t)((uint32_t)hi + (uint32_t)xs) >> right;
 }
-/* The same when q.right >= 1 (then left == 0 and emask == -1). */
+/* The same when q.e >= 1 (every channel of the layer shifts right: the common case). */
 EP_DSP_INLINE int32_t requantize_right(int32_t x, const Requant &q) {
   const int32_t hi = smlal_hi(q.hb + (x >> 31), x, q.m2);
-  return (int32_t)((uint32_t)hi + (uint32_t)x) >> q.right;
+  return (int32_t)((uint32_t)hi + (uint32_t)x) >> q.e;
 }
 
 EP_DSP_INLINE int32_t ssat8(int32_t v) {
@@ -201,6 +178,13 @@ struct RequantRun {
   const Requant *table;
   int32_t out_offset, act_min, act_max;
   bool all_right;
+  RequantRun(const int32_t *requant, int32_t all_right_, int32_t out_offset_, int32_t act_min_, int32_t act_max_)
+      : table((const Requant *)(const void *)requant),
+        out_offset(out_offset_),
+        act_min(act_min_),
+        act_max(act_max_),
+        all_right(all_right_ != 0) {}
+  /* out[i] for channels first .. first + n - 1 from acc[0 .. n - 1]. */
   void operator()(const int32_t *acc, int32_t first, int32_t n, int8_t *out) const {
     const bool full = act_min == -128 && act_max == 127;
     const Requant *q = table + first;

@@ -16,7 +16,6 @@ from edgeprune.ir import Tensor
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
 
-MAX_ROW_BUFFER_BYTES = 16 * 1024
 # The specializers below can be switched off (e.g. to measure the portable kernels on a DSP target).
 ENABLED = {"conv": True, "conv_1x1": True, "depthwise": True, "depthwise_3x3": True, "fc": True}
 
@@ -38,6 +37,19 @@ def _requant_ok(call: KernelCall, w_rows: np.ndarray, bias: Tensor | None) -> bo
     e = np.maximum(-shift, 0)
     half = np.where(e > 0, 2 ** np.maximum(e - 1, 0), 0)
     return bool(np.all(bound + half + 2 < 2**31))
+
+
+def requant_table(call: KernelCall, bias: Tensor | None) -> tuple[np.ndarray, int]:
+    """int32 [out_c][4] (bias, 2m as int32, 2^(e-1) or 0, e = -shift) for ep::dsp::Requant, and all_right."""
+    mult = np.asarray(call.consts["out_multiplier"], dtype=np.int64).reshape(-1)
+    e = -np.asarray(call.consts["out_shift"], dtype=np.int64).reshape(-1)
+    b = np.zeros(mult.size, dtype=np.int64)
+    if bias is not None and bias.data is not None:
+        b = np.asarray(bias.data, dtype=np.int64).reshape(-1)
+    m2 = (2 * mult + 2**31) % 2**32 - 2**31
+    hb = np.where(e > 0, np.left_shift(1, np.maximum(e - 1, 0)), 0)
+    table = np.stack([b, m2, hb, e], axis=1).astype(np.int32).reshape(-1)
+    return table, int(np.all(e > 0))
 
 
 def _round_up(n: int, m: int) -> int:
@@ -79,9 +91,10 @@ def conv2d_dsp(call: KernelCall) -> KernelCall | None:
         return None
     wt, k_pad = gemm_weights(w_rows)
     func = "ep_conv2d_1x1_s8_dsp" if one_by_one else "ep_conv2d_s8_dsp"
-    return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params", params={**p, "k_padded": k_pad},
-                      consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(5 * k_pad + 32 * oc, name="im2col"), y])
+    table, all_right = requant_table(call, bias)
+    return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params",
+                      params={**p, "k_padded": k_pad, "all_right": all_right}, consts={"requant": table},
+                      args=[x, _const(f"{w.name}_dsp", wt), Scratch(5 * k_pad + 8 * oc, name="im2col"), y])
 
 
 def depthwise_weights(w: np.ndarray) -> np.ndarray:
@@ -103,16 +116,14 @@ def depthwise_conv2d_dsp(call: KernelCall) -> KernelCall | None:
     fast = p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
     if not ENABLED["depthwise_3x3" if fast else "depthwise"]:
         return None
-    scratch = 28 * oc
-    if fast:  # plus three widened input rows; the generic kernel when they would take too much RAM
-        rows = 6 * oc * ((p["out_w"] - 1) * p["stride_w"] + 3)
-        fast = rows <= MAX_ROW_BUFFER_BYTES
-        scratch += rows if fast else 0
+    # The 3x3 kernel's scratch: three widened input rows of one group of four channels.
+    scratch = 24 * ((p["out_w"] - 1) * p["stride_w"] + 3) if fast else 4 * oc
     func = "ep_depthwise_conv2d_3x3_s8_dsp" if fast else "ep_depthwise_conv2d_s8_dsp"
     wt = depthwise_weights(np.asarray(w.data, dtype=np.int8))
-    return KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params=dict(p),
-                      consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(scratch, name="dw_rows"), y])
+    table, all_right = requant_table(call, bias)
+    return KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params={**p, "all_right": all_right},
+                      consts={"requant": table},
+                      args=[x, _const(f"{w.name}_dsp", wt), Scratch(scratch, name="dw_rows"), y])
 
 
 @specializer("ep_fully_connected_s8", requires={"dsp"}, priority=10)

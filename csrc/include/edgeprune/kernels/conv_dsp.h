@@ -8,17 +8,16 @@
  * with zeros to k_padded (a multiple of 4); within each group of 4 the order is k0, k2, k1, k3 (the
  * order SXTAB16 / SXTAB16 ROR 8 produce). Weight layout (int16):
  *   [out_c_pairs][k_padded / 4][2 channels][4]   (out_c padded to even with zero channels)
- * Scratch: the per-channel requantization table (ep::dsp::Requant, 24 bytes a channel), int32
- * accumulators of two pixels, two int16 columns interleaved per group of 4, then (in_c % 4 != 0) an int8
- * gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
+ * The bias and the requantization constants are one build-time table `requant` (ep::dsp::Requant).
+ * Scratch: int32 accumulators of two pixels, two int16 columns interleaved per group of 4, then
+ * (in_c % 4 != 0) an int8 gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
  * widening (x + input_offset) turns into exactly 0.
  * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0 (k_padded == in_c): no im2col taps.
  *
  * Depthwise (ep_depthwise_conv2d_s8_dsp, depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
  * SMLABB/SMLATT on SXTAB16-unpacked inputs (offset added) and pre-unpacked int16 weights:
  *   weights int16 [in_c / 4][filter_h][filter_w][4] in order c0, c2, c1, c3.
- * Scratch: the requantization table and one pixel's accumulators, EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c);
- * the 3x3 kernel adds a widened row buffer, EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES.
+ * Scratch: EP_DEPTHWISE_DSP_SCRATCH_BYTES / EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES.
  *
  * FC (ep_fully_connected_s8_dsp): per-tensor and per-channel symmetric weights (weights_offset == 0),
  * GEMM on int16 weights [units_pairs][depth_padded / 4][2][4] as for conv, the input converted once;
@@ -42,16 +41,16 @@ typedef struct {
   int32_t input_offset;  /* -input zero point */
   int32_t output_offset; /* output zero point */
   int32_t act_min, act_max;
-  const int32_t *out_multiplier; /* [out_c], never INT32_MIN */
-  const int32_t *out_shift;      /* [out_c], in [-31, 30] */
+  int32_t all_right;       /* every channel's shift is < 0 */
+  const int32_t *requant;  /* [out_c][4]: bias, 2 * multiplier, rounding half, -shift (ep::dsp::Requant) */
 } ep_conv2d_s8_dsp_params;
 
-#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(out_c) * 32u)
+#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(out_c) * 8u)
 
 ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input, const int16_t *filter,
-                           const int32_t *bias, void *scratch, int8_t *output);
+                           void *scratch, int8_t *output);
 ep_status ep_conv2d_1x1_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input,
-                               const int16_t *filter, const int32_t *bias, void *scratch, int8_t *output);
+                               const int16_t *filter, void *scratch, int8_t *output);
 
 typedef struct {
   int32_t batches;
@@ -65,20 +64,19 @@ typedef struct {
   int32_t input_offset;
   int32_t output_offset;
   int32_t act_min, act_max;
-  const int32_t *out_multiplier; /* [out_c] */
-  const int32_t *out_shift;      /* [out_c] */
+  int32_t all_right;
+  const int32_t *requant; /* [out_c][4], as for conv */
 } ep_depthwise_conv2d_s8_dsp_params;
 
-#define EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c) ((size_t)(out_c) * 28u)
-/* 3x3: plus three input rows widened to int16, [in_c / 4][(out_w - 1) * stride_w + 3][3 rows][2 words]. */
-#define EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(out_c, out_w, stride_w) \
-  ((size_t)(out_c) * 28u + (size_t)(out_c) * 6u * (size_t)(((out_w) - 1) * (stride_w) + 3))
+/* Generic: one pixel's int32 accumulators. 3x3: three input rows of one group of four channels widened to
+ * int16, [(out_w - 1) * stride_w + 3 columns][3 rows][2 words]. */
+#define EP_DEPTHWISE_DSP_SCRATCH_BYTES(out_c) ((size_t)(out_c) * 4u)
+#define EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(out_w, stride_w) ((size_t)24u * (size_t)(((out_w) - 1) * (stride_w) + 3))
 
 ep_status ep_depthwise_conv2d_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
-                                     const int16_t *filter, const int32_t *bias, void *scratch, int8_t *output);
+                                     const int16_t *filter, void *scratch, int8_t *output);
 ep_status ep_depthwise_conv2d_3x3_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params *params, const int8_t *input,
-                                         const int16_t *filter, const int32_t *bias, void *scratch,
-                                         int8_t *output);
+                                         const int16_t *filter, void *scratch, int8_t *output);
 
 typedef struct {
   int32_t batches, depth, units;
@@ -200,10 +198,9 @@ EP_DSP_INLINE void zero_block(int32_t n, uint32_t *EP_RESTRICT col) {
   }
 }
 
-/* Scratch of the GEMM conv kernels: requantization table, int32 accumulators of two pixels, the two
+/* Scratch of the GEMM conv kernels: int32 accumulators of two pixels, the two
  * interleaved int16 columns, the int8 gather column. */
 struct ConvScratch {
-  Requant *rq;
   int32_t *acc;  /* [2][out_c] */
   uint32_t *cols;
   int8_t *gather;
@@ -211,8 +208,7 @@ struct ConvScratch {
 
 EP_DSP_INLINE ConvScratch conv_scratch(void *scratch, int32_t out_c, int32_t k_padded) {
   ConvScratch s;
-  s.rq = (Requant *)scratch;
-  s.acc = (int32_t *)(void *)(s.rq + out_c);
+  s.acc = (int32_t *)scratch;
   s.cols = (uint32_t *)(void *)(s.acc + 2 * out_c);
   s.gather = (int8_t *)(void *)(s.cols + k_padded);
   return s;
