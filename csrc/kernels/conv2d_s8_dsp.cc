@@ -9,7 +9,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
   const int32_t fh = p->filter_h, fw = p->filter_w;
   const int32_t k = fh * fw * in_c;
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || in_c <= 0 ||
-      p->k_padded < k || p->k_padded % 4 != 0 || p->k_padded - k >= 4)
+      p->k_padded < k || p->k_padded % 8 != 0 || p->k_padded - k >= 8)
     return EP_ERROR_ARGUMENT;
   const int32_t out_w = p->out_w, pixels = p->out_h * out_w;
   const int32_t sh = p->stride_h, sw = p->stride_w, dh = p->dilation_h, dw = p->dilation_w;
@@ -42,6 +42,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *
             dst += tap_words;
           }
         }
+        ep::dsp::zero_block(k_padded - k, dst);
         return;
       }
       // in_c % 4 != 0: gather the int8 column in natural K order, padding taps (and the K tail) set to

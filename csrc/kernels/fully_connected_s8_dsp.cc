@@ -33,36 +33,29 @@ extern "C" EP_DSP_HOT ep_status ep_fully_connected_s8_dsp(const ep_fully_connect
                                                           const int8_t *input, const int16_t *weights,
                                                           const int32_t *bias, void *scratch, int8_t *output) {
   const int32_t batches = p->batches, depth = p->depth, units = p->units, dpad = p->depth_padded;
-  if (batches < 0 || depth < 0 || units < 0 || !(p->output_scale > 0.0f) || dpad < depth || dpad % 4 != 0 ||
-      dpad - depth >= 4)
+  if (batches < 0 || depth < 0 || units < 0 || !(p->output_scale > 0.0f) || dpad < depth || dpad % 8 != 0 ||
+      dpad - depth >= 8)
     return EP_ERROR_ARGUMENT;
   const int32_t offset = p->input_offset, output_offset = p->output_offset;
   const int32_t act_min = p->act_min, act_max = p->act_max;
   const uint32_t off2 = ep::dsp::dup16(offset);
   const double in_scale = (double)p->input_scale, out_scale = (double)p->output_scale;
-  uint32_t *cols = (uint32_t *)scratch;
-  const uint32_t *wbase = (const uint32_t *)(const void *)weights;
-  const int32_t groups = dpad / 4;
+  int32_t *acc = (int32_t *)scratch;  // [unit pairs][2 units][2 rows]
+  uint32_t *cols = (uint32_t *)(void *)(acc + 2 * ((units + 1) & ~1));
+  const uint32_t *w = (const uint32_t *)(const void *)weights;
+  const int32_t groups = dpad / 4, pairs = (units + 1) / 2;
   for (int32_t b = 0; b < batches; b += 2) {
     const int32_t b1 = b + 1 < batches ? b + 1 : b;
     widen_row(input + (size_t)b * depth, depth, dpad, off2, offset, cols);
     widen_row(input + (size_t)b1 * depth, depth, dpad, off2, offset, cols + 2);
+    ep::dsp::gemm_pairs(w, cols, groups, pairs, acc);
     int8_t *out0 = output + (size_t)b * units, *out1 = output + (size_t)b1 * units;
-    const uint32_t *w = wbase;
-    for (int32_t u = 0; u < units; u += 2) {
-      const bool two = u + 1 < units;
-      const int32_t b0v = bias ? bias[u] : 0, b1v = (bias && two) ? bias[u + 1] : 0;
-      int32_t acc[2][2] = {{b0v, b0v}, {b1v, b1v}};
-      ep::dsp::gemm_2x2(w, cols, groups, acc);
-      w += 4 * groups;
-      const double e0 = in_scale * (double)p->filter_scales[u] / out_scale;
-      out0[u] = rescale(acc[0][0], e0, output_offset, act_min, act_max);
-      out1[u] = rescale(acc[0][1], e0, output_offset, act_min, act_max);
-      if (two) {
-        const double e1 = in_scale * (double)p->filter_scales[u + 1] / out_scale;
-        out0[u + 1] = rescale(acc[1][0], e1, output_offset, act_min, act_max);
-        out1[u + 1] = rescale(acc[1][1], e1, output_offset, act_min, act_max);
-      }
+    for (int32_t u = 0; u < units; ++u) {
+      const double effective = in_scale * (double)p->filter_scales[u] / out_scale;
+      const int32_t b0v = bias ? bias[u] : 0;
+      out0[u] = rescale((int32_t)((uint32_t)acc[2 * u] + (uint32_t)b0v), effective, output_offset, act_min, act_max);
+      out1[u] = rescale((int32_t)((uint32_t)acc[2 * u + 1] + (uint32_t)b0v), effective, output_offset, act_min,
+                        act_max);
     }
   }
   return EP_OK;

@@ -127,7 +127,7 @@ EP_BIND(bind_conv_dsp) {
     p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
     need(in, (size_t)p.batches * p.depth, "input");
     need(w, even(p.units) * p.depth_padded, "weights");
-    need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded), "scratch");
+    need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
     need(out, (size_t)p.batches * p.units, "output");
     ep_py::check(ep_fully_connected_s8_dsp(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(w, "weights"),
                                            opt<int32_t>(b, p.units, "bias"), s.mutable_data(),

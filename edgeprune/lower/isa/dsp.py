@@ -61,9 +61,10 @@ _GROUP_ORDER = np.array([0, 2, 1, 3])
 
 
 def gemm_weights(w2d: np.ndarray) -> tuple[np.ndarray, int]:
-    """[rows, K] int8 -> int16 [rows_pairs][K_pad / 4][2][4] (K and rows zero-padded), and K_pad."""
+    """[rows, K] int8 -> int16 [rows_pairs][K_pad / 4][2][4] (K to a multiple of 8 and rows to even,
+    zero-padded), and K_pad."""
     rows, k = w2d.shape
-    k_pad = _round_up(max(k, 1), 4)
+    k_pad = _round_up(max(k, 1), 8)
     r_pad = _round_up(rows, 2)
     w = np.zeros((r_pad, k_pad), dtype=np.int16)
     w[:rows, :k] = w2d.astype(np.int16)
@@ -94,7 +95,7 @@ def conv2d_dsp(call: KernelCall) -> KernelCall | None:
     table, all_right = requant_table(call, bias)
     return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params",
                       params={**p, "k_padded": k_pad, "all_right": all_right}, consts={"requant": table},
-                      args=[x, _const(f"{w.name}_dsp", wt), Scratch(5 * k_pad + 8 * oc, name="im2col"), y])
+                      args=[x, _const(f"{w.name}_dsp", wt), Scratch(5 * k_pad + 16 * ((oc + 1) // 2), name="im2col"), y])
 
 
 def depthwise_weights(w: np.ndarray) -> np.ndarray:
@@ -136,4 +137,4 @@ def fully_connected_dsp(call: KernelCall) -> KernelCall | None:
     params = {k: v for k, v in p.items() if k != "weights_offset"}
     return KernelCall(call.op, "ep_fully_connected_s8_dsp", "ep_fully_connected_s8_dsp_params",
                       params={**params, "depth_padded": d_pad}, consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(4 * d_pad, name="fc_input"), y])
+                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(4 * d_pad + 16 * ((p["units"] + 1) // 2), name="fc_input"), y])

@@ -5,14 +5,14 @@
  * Conv (ep_conv2d_s8_dsp, ep_conv2d_1x1_s8_dsp): a GEMM of pre-sign-extended int16 weights against
  * int16 im2col columns of two output pixels at a time, in which the input offset is already added
  * (padding taps are 0, exactly what the reference skips). K = filter_h * filter_w * in_c is padded
- * with zeros to k_padded (a multiple of 4); within each group of 4 the order is k0, k2, k1, k3 (the
+ * with zeros to k_padded (a multiple of 8); within each group of 4 the order is k0, k2, k1, k3 (the
  * order SXTAB16 / SXTAB16 ROR 8 produce). Weight layout (int16):
  *   [out_c_pairs][k_padded / 4][2 channels][4]   (out_c padded to even with zero channels)
  * The bias and the requantization constants are one build-time table `requant` (ep::dsp::Requant).
  * Scratch: int32 accumulators of two pixels, two int16 columns interleaved per group of 4, then
  * (in_c % 4 != 0) an int8 gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
  * widening (x + input_offset) turns into exactly 0.
- * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0 (k_padded == in_c): no im2col taps.
+ * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0: the column is the widened input pixel.
  *
  * Depthwise (ep_depthwise_conv2d_s8_dsp, depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
  * SMLABB/SMLATT on SXTAB16-unpacked inputs (offset added) and pre-unpacked int16 weights:
@@ -37,7 +37,7 @@ typedef struct {
   int32_t stride_h, stride_w;
   int32_t dilation_h, dilation_w;
   int32_t pad_h, pad_w;
-  int32_t k_padded;      /* filter_h * filter_w * in_c rounded up to a multiple of 4 */
+  int32_t k_padded;      /* filter_h * filter_w * in_c rounded up to a multiple of 8 */
   int32_t input_offset;  /* -input zero point */
   int32_t output_offset; /* output zero point */
   int32_t act_min, act_max;
@@ -45,7 +45,7 @@ typedef struct {
   const int32_t *requant;  /* [out_c][4]: bias, 2 * multiplier, rounding half, -shift (ep::dsp::Requant) */
 } ep_conv2d_s8_dsp_params;
 
-#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(out_c) * 8u)
+#define EP_CONV_DSP_SCRATCH_BYTES(k_padded, out_c) ((size_t)(k_padded) * 5u + (size_t)(((out_c) + 1) / 2) * 16u)
 
 ep_status ep_conv2d_s8_dsp(const ep_conv2d_s8_dsp_params *params, const int8_t *input, const int16_t *filter,
                            void *scratch, int8_t *output);
@@ -80,7 +80,7 @@ ep_status ep_depthwise_conv2d_3x3_s8_dsp(const ep_depthwise_conv2d_s8_dsp_params
 
 typedef struct {
   int32_t batches, depth, units;
-  int32_t depth_padded; /* depth rounded up to a multiple of 4 */
+  int32_t depth_padded; /* depth rounded up to a multiple of 8 */
   int32_t input_offset;
   int32_t output_offset;
   int32_t act_min, act_max;
@@ -88,7 +88,7 @@ typedef struct {
   const float *filter_scales; /* [units] */
 } ep_fully_connected_s8_dsp_params;
 
-#define EP_FC_DSP_SCRATCH_BYTES(depth_padded) ((size_t)(depth_padded) * 4u)
+#define EP_FC_DSP_SCRATCH_BYTES(depth_padded, units) ((size_t)(depth_padded) * 4u + (size_t)(((units) + 1) / 2) * 16u)
 
 ep_status ep_fully_connected_s8_dsp(const ep_fully_connected_s8_dsp_params *params, const int8_t *input,
                                     const int16_t *weights, const int32_t *bias, void *scratch, int8_t *output);
@@ -126,21 +126,26 @@ EP_DSP_INLINE void gemm_2x2_c(const uint32_t *EP_RESTRICT w, const uint32_t *EP_
   acc[1][1] = a11;
 }
 
-EP_DSP_INLINE void gemm_2x2(const uint32_t *EP_RESTRICT w, const uint32_t *EP_RESTRICT x, int32_t groups,
-                            int32_t acc[2][2]) {
+/* All channel pairs against the two columns: acc[pair][4] = ch0 px0, ch0 px1, ch1 px0, ch1 px1.
+ * groups must be even (k_padded % 8 == 0). On the DSP cores the whole loop nest is one asm block: per two
+ * groups 2 LDM (columns), 4 LDRD (weights), 16 SMLAD, CMP + BNE (24 instructions, 32 MACs); per channel
+ * pair 4 MOV, 1 LDR, 2 STRD, LDR + CMP + BNE. */
+EP_DSP_INLINE void gemm_pairs(const uint32_t *w, const uint32_t *cols, int32_t groups, int32_t pairs,
+                              int32_t *acc) {
 #if EP_HAVE_DSP && defined(__thumb2__)
-  if (groups & 1) {
-    gemm_2x2_c(w, x, 1, acc);
-    w += 4;
-    x += 4;
-  }
-  if (groups < 2) return;
-  int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
-  const uint32_t *const x_end = x + 4 * (groups & ~1);
+  if (pairs <= 0 || groups <= 0) return;
+  const uint32_t *x_end = cols + 4 * groups;
+  const uint32_t *w_end = w + (size_t)4 * groups * pairs;
+  const uint32_t *x;
+  int32_t a00, a01, a10, a11;
   uint32_t t0, t1;
-  /* Per two groups: 2 LDM (both columns, 4 words each), 4 LDRD (weights), 16 SMLAD, CMP + BNE:
-   * 24 instructions for 32 MACs. */
   __asm__ volatile(
+      "2:\n\t"
+      "mov %[a00], #0\n\t"
+      "mov %[a01], #0\n\t"
+      "mov %[a10], #0\n\t"
+      "mov %[a11], #0\n\t"
+      "ldr %[x], %[cols]\n\t"
       "1:\n\t"
       "ldm %[x]!, {r8, r9, r10, r11}\n\t"
       "ldrd %[t0], %[t1], [%[w]], #8\n\t"
@@ -166,16 +171,24 @@ EP_DSP_INLINE void gemm_2x2(const uint32_t *EP_RESTRICT w, const uint32_t *EP_RE
       "smlad %[a11], %[t1], r11, %[a11]\n\t"
       "cmp %[x], %[x_end]\n\t"
       "bne 1b\n\t"
-      : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w), [x] "+r"(x),
-        [t0] "=&r"(t0), [t1] "=&r"(t1)
-      : [x_end] "r"(x_end)
+      "strd %[a00], %[a01], [%[acc]], #8\n\t"
+      "strd %[a10], %[a11], [%[acc]], #8\n\t"
+      "ldr %[t0], %[w_end]\n\t"
+      "cmp %[w], %[t0]\n\t"
+      "bne 2b\n\t"
+      : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [w] "+r"(w), [x] "=&r"(x),
+        [acc] "+r"(acc), [t0] "=&r"(t0), [t1] "=&r"(t1)
+      : [x_end] "r"(x_end), [cols] "m"(cols), [w_end] "m"(w_end)
       : "r8", "r9", "r10", "r11", "cc", "memory");
-  acc[0][0] = a00;
-  acc[0][1] = a01;
-  acc[1][0] = a10;
-  acc[1][1] = a11;
 #else
-  gemm_2x2_c(w, x, groups, acc);
+  for (int32_t pr = 0; pr < pairs; ++pr, w += 4 * groups, acc += 4) {
+    int32_t a[2][2] = {{0, 0}, {0, 0}};
+    gemm_2x2_c(w, cols, groups, a);
+    acc[0] = a[0][0];
+    acc[1] = a[0][1];
+    acc[2] = a[1][0];
+    acc[3] = a[1][1];
+  }
 #endif
 }
 
@@ -198,10 +211,10 @@ EP_DSP_INLINE void zero_block(int32_t n, uint32_t *EP_RESTRICT col) {
   }
 }
 
-/* Scratch of the GEMM conv kernels: int32 accumulators of two pixels, the two
- * interleaved int16 columns, the int8 gather column. */
+/* Scratch of the GEMM conv kernels: int32 accumulators [out_c pairs][2 ch][2 px], the two interleaved
+ * int16 columns, the int8 gather column. */
 struct ConvScratch {
-  int32_t *acc;  /* [2][out_c] */
+  int32_t *acc;
   uint32_t *cols;
   int8_t *gather;
 };
@@ -209,7 +222,7 @@ struct ConvScratch {
 EP_DSP_INLINE ConvScratch conv_scratch(void *scratch, int32_t out_c, int32_t k_padded) {
   ConvScratch s;
   s.acc = (int32_t *)scratch;
-  s.cols = (uint32_t *)(void *)(s.acc + 2 * out_c);
+  s.cols = (uint32_t *)(void *)(s.acc + 2 * ((out_c + 1) & ~1));
   s.gather = (int8_t *)(void *)(s.cols + k_padded);
   return s;
 }
@@ -219,32 +232,15 @@ EP_DSP_INLINE ConvScratch conv_scratch(void *scratch, int32_t out_c, int32_t k_p
 template <typename Im2col>
 EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const RequantRun &rq,
                              const ConvScratch &s, int8_t *output, int32_t pixels, Im2col im2col) {
-  const int32_t out_c = p->out_c, groups = p->k_padded / 4;
-  const uint32_t *wbase = (const uint32_t *)(const void *)filter;
-  int32_t *acc0 = s.acc, *acc1 = s.acc + out_c;
+  const int32_t out_c = p->out_c, groups = p->k_padded / 4, pairs = (out_c + 1) / 2;
+  const uint32_t *w = (const uint32_t *)(const void *)filter;
   for (int32_t px = 0; px < pixels; px += 2) {
     const int32_t px1 = px + 1 < pixels ? px + 1 : px;
     im2col(px, s.cols);
     im2col(px1, s.cols + 2);
-    const uint32_t *w = wbase;
-    const int32_t pairs = out_c & ~1;
-    for (int32_t oc = 0; oc < pairs; oc += 2) {
-      int32_t acc[2][2] = {{0, 0}, {0, 0}};
-      gemm_2x2(w, s.cols, groups, acc);
-      w += 4 * groups;
-      acc0[oc] = acc[0][0];
-      acc0[oc + 1] = acc[1][0];
-      acc1[oc] = acc[0][1];
-      acc1[oc + 1] = acc[1][1];
-    }
-    if (out_c & 1) {
-      int32_t acc[2][2] = {{0, 0}, {0, 0}};
-      gemm_2x2(w, s.cols, groups, acc);
-      acc0[out_c - 1] = acc[0][0];
-      acc1[out_c - 1] = acc[0][1];
-    }
-    rq(acc0, 0, out_c, output + (size_t)px * out_c);
-    if (px1 != px) rq(acc1, 0, out_c, output + (size_t)px1 * out_c);
+    gemm_pairs(w, s.cols, groups, pairs, s.acc);
+    rq.run<2>(s.acc, 0, out_c, output + (size_t)px * out_c);
+    if (px1 != px) rq.run<2>(s.acc + 1, 0, out_c, output + (size_t)px1 * out_c);
   }
 }
 
