@@ -28,13 +28,19 @@
 namespace ep {
 namespace dsp {
 
-/* Unaligned-safe 32-bit load/store (a single LDR/STR on Cortex-M, which allows unaligned word access). */
+/* Unaligned-safe 32-bit load/store (a single LDR/STR on Cortex-M, which allows unaligned word access).
+ * __builtin_memcpy: firmware is built with -ffreestanding, where a plain memcpy stays a library call. */
+#if defined(__GNUC__)
+#define EP_DSP_MEMCPY __builtin_memcpy
+#else
+#define EP_DSP_MEMCPY memcpy
+#endif
 EP_DSP_INLINE uint32_t load32(const void *p) {
   uint32_t v;
-  memcpy(&v, p, 4);
+  EP_DSP_MEMCPY(&v, p, 4);
   return v;
 }
-EP_DSP_INLINE void store32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+EP_DSP_INLINE void store32(void *p, uint32_t v) { EP_DSP_MEMCPY(p, &v, 4); }
 
 #if EP_HAVE_DSP
 
