@@ -172,22 +172,87 @@ def test_gemm_weight_layout():
     assert out[16:24].tolist() == [10, 12, 11, 13, 0, 0, 0, 0]  # group 0 of row 2 and the padding row
 
 
-def test_requantization_edge_cases():
-    """Large accumulators, exact .5 ties and every shift direction through the fast requantization."""
-    rng = np.random.default_rng(99)
-    for shift_scale in (1e-7, 1e-4, 0.02, 0.4, 3.0, 60.0):
-        cfg = {"n": 1, "h": 6, "w": 6, "c": 8, "oc": 6, "kh": 1, "kw": 1, "sh": 1, "sw": 1, "dh": 1, "dw": 1,
-               "pad": "VALID", "per_channel": True, "act": "NONE"}
-        op, x, y, data = _layer(rng, "CONV_2D", cfg)
-        op.inputs[1].quant.scale[:] = np.float32(shift_scale) * rng.uniform(0.5, 1.0, size=6).astype(np.float32)
-        op.inputs[2].data[:] = rng.integers(-2**30, 2**30, size=6).astype(np.int32)
-        op.inputs[2].quant.scale[:] = (np.float32(x.quant.scale[0]) * op.inputs[1].quant.scale).astype(np.float32)
-        graph = _graph([(op, x, y, data)])
-        program = lower_graph(graph, DSP)
-        assert program.calls[0].func == "ep_conv2d_1x1_s8_dsp"
-        ours = run_program(program, [data])
-        portable = run_program(lower_graph(graph), [data])
-        np.testing.assert_array_equal(ours[0], portable[0])
+# Effective scales (input * weight / output) that give every kind of shift: left shifts (>= 0.5),
+# e = 1 ([0.25, 0.5)), e = 2, deep right shifts.
+EFFECTIVE_SCALES = [40.0, 1.5, 0.75, 0.5, 0.3, 0.26, 0.2, 1e-3, 1e-7]
+
+
+def _scaled_layer(rng, kind, cfg, scales, tag=""):
+    """A layer whose per-channel effective scales cycle through `scales`, with large biases."""
+    layer = _layer(rng, kind, cfg, tag)
+    op, x, y, data = layer
+    x.quant.scale[:] = np.float32(0.05)
+    y.quant.scale[:] = np.float32(0.05)
+    w, b = op.inputs[1], op.inputs[2]
+    n = w.quant.scale.size
+    w.quant.scale[:] = np.resize(np.asarray(scales, dtype=np.float32), n)
+    w.data[...] = rng.integers(-3, 4, size=w.data.shape)  # keep some outputs inside the int8 range
+    b.quant.scale[:] = (np.float32(0.05) * w.quant.scale).astype(np.float32)
+    b.data[:] = rng.integers(-2**22, 2**22, size=b.data.shape) // np.maximum(1, (w.quant.scale * 1e4).astype(np.int64))
+    return layer
+
+
+@pytest.mark.parametrize("kind", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+@pytest.mark.parametrize("shape", ["1x1", "3x3"])
+def test_requantization_every_shift(kind, shape):
+    """Left shifts, e = 1, deep right shifts and large biases through the exact one-SMLAL requantization."""
+    rng = np.random.default_rng([7, len(kind), len(shape)])
+    k = 1 if shape == "1x1" else 3
+    cfg = {"n": 1, "h": 5, "w": 6, "c": 8, "oc": 9, "dm": 1, "kh": k, "kw": k, "sh": 1, "sw": 1, "dh": 1, "dw": 1,
+           "pad": "SAME", "per_channel": True, "act": "NONE"}
+    layer = _scaled_layer(rng, kind, cfg, EFFECTIVE_SCALES)
+    graph = _graph([layer])
+    program = lower_graph(graph, DSP)
+    assert program.calls[0].func.endswith("_dsp") and program.calls[0].params["all_right"] == 0
+    ours = run_program(program, [layer[3]])
+    ref = litert_run(graph_to_bytes(graph), [layer[3]])
+    np.testing.assert_array_equal(ours[0], ref[0])
+
+
+def _tflite_mbqm(x, m, shift):
+    """TFLite MultiplyByQuantizedMultiplier (double rounding), in Python integers."""
+    left, right = max(shift, 0), max(-shift, 0)
+    a = ((x << left) + 2**31) % 2**32 - 2**31
+    ab = a * m
+    q = ab + (2**30 if ab >= 0 else 1 - 2**30)
+    h = abs(q) // 2**31 * (1 if q >= 0 else -1)
+    mask = (1 << right) - 1
+    return (h >> right) + (1 if (h & mask) > (mask >> 1) + (1 if h < 0 else 0) else 0)
+
+
+def _one_smlal(x, m, shift):
+    """ep::dsp::requantize (csrc/include/edgeprune/dsp.h), in Python integers modulo 2^32 / 2^64."""
+    def s32(v):
+        v %= 2**32
+        return v - 2**32 if v >= 2**31 else v
+    e = -shift
+    xs = s32(x << max(-e, 0))
+    hb = 1 << (e - 1) if e > 0 else 0
+    khi = s32(hb + ((xs >> 31) & (-1 if e > 0 else 0)))
+    hi = s32((((khi % 2**32) << 32) + 2**31 + xs * s32(2 * m)) % 2**64 >> 32)
+    return s32(hi + xs) >> max(e, 0)
+
+
+def test_requantize_formula():
+    """The derivation behind the one-SMLAL requantization, against TFLite's formula, under its preconditions."""
+    rng = np.random.default_rng(3)
+    cases = 0
+    for m in [2**30, 2**30 + 1, 2**31 - 1, 3 * 2**29] + [int(v) for v in rng.integers(2**30, 2**31, size=12)]:
+        for shift in range(-31, 31):
+            e = max(-shift, 0)
+            lim = 2**31 - 3 - (1 << (e - 1) if e else 0)  # |x| + 2^(e-1) + 2 < 2^31
+            xs = list(range(-300, 300, 7)) + [lim, -lim, 0, 1, -1]
+            xs += [int(v) for v in rng.integers(-lim, lim, size=40)]
+            if e:
+                xs += [(k << e) + (1 << (e - 1)) for k in range(-5, 5)]  # exact ties after the high mul
+            if shift > 0:
+                xs += [int(v) for v in rng.integers(-2**31, 2**31, size=20)]  # left shifts wrap like TFLite
+            for x in xs:
+                if shift <= 0 and abs(x) > lim:
+                    continue
+                assert _one_smlal(x, m, shift) == _tflite_mbqm(x, m, shift), (x, m, shift)
+                cases += 1
+    assert cases > 50000
 
 
 # ------------------------------------------------------------------------------------------------ QEMU
@@ -220,6 +285,10 @@ def test_qemu_layers(tmp_path, target, seed):
             cfg.update(h=min(cfg["h"] + 3, 12), w=min(cfg["w"] + 3, 12))
         layers.append(_layer(rng, kind, cfg, tag=str(i)))
         expected.append(_expected(kind, path, cfg))
+    kind = "DEPTHWISE_CONV_2D" if seed % 2 else "CONV_2D"  # the general (left shift, e = 1) requantization
+    cfg = {"n": 1, "h": 4, "w": 5, "c": 8, "oc": 7, "dm": 1, "kh": 3, "kw": 3, "sh": 1, "sw": 1, "dh": 1, "dw": 1,
+           "pad": "SAME", "per_channel": True, "act": "NONE"}
+    layers.append(_scaled_layer(rng, kind, cfg, EFFECTIVE_SCALES, tag="s"))
     graph = _graph(layers)
     model = tmp_path / "m.tflite"
     model.write_bytes(graph_to_bytes(graph))
