@@ -10,11 +10,15 @@
  *   [out_c_pairs][k_padded / 4][2 channels][4]   (out_c padded to even with zero channels)
  * The bias and the requantization constants are one build-time table `requant` (ep::dsp::Requant).
  * Scratch: int32 accumulators of two pixels, two int16 columns interleaved per group of 4, then
- * (in_c % 4 != 0) an int8 gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the input zero point, which the
- * widening (x + input_offset) turns into exactly 0.
+ * (in_c % 4 != 0) an int8 gather column: EP_CONV_DSP_SCRATCH_BYTES. Padding taps are gathered as the
+ * input zero point, which the widening (x + input_offset) turns into exactly 0.
+ * Requantization is exact by construction only under conditions the lowering checks at build time
+ * (multipliers in [2^30, 2^31), shifts in [-31, 30], |bias| + 255 * sum|w| + 2^(e-1) + 2 < 2^31):
+ * see ep::dsp::requantize.
  * ep_conv2d_1x1_s8_dsp: filter 1x1, no padding, in_c % 4 == 0: the column is the widened input pixel.
  *
- * Depthwise (ep_depthwise_conv2d_s8_dsp, depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
+ * Depthwise (ep_depthwise_conv2d_s8_dsp: any filter/stride/dilation/padding; ep_depthwise_conv2d_3x3_s8_dsp:
+ * 3x3, dilation 1, any stride/padding; both depth_multiplier 1, in_c % 4 == 0): 4 channels per step,
  * SMLABB/SMLATT on SXTAB16-unpacked inputs (offset added) and pre-unpacked int16 weights:
  *   weights int16 [in_c / 4][filter_h][filter_w][4] in order c0, c2, c1, c3.
  * Scratch: EP_DEPTHWISE_DSP_SCRATCH_BYTES / EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES.
