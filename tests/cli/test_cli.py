@@ -62,9 +62,10 @@ def test_inspect_json_keys_and_macs(tmp_path):
         assert key in report
     assert report["macs"] == 10 * 10 * 8 * 3 * 3 * 3  # output pixels x out channels x kernel volume
     assert report["params"] == 8 * 3 * 3 * 3 + 8
-    # Input and output are both alive during the conv; the output may overlap the dying input up to the
-    # conv's in-place lag, so the arena lies between the output alone and both side by side (16-byte aligned).
-    assert 800 <= report["peak_ram_bytes"] < 304 + 800
+    # Input and output are both alive during the conv, plus the scratch of the DSP conv kernel cortex-m4 gets
+    # (ep_conv2d_s8_dsp: 5 * 32 + 16 * 4 bytes for K = 27, 8 channels); the output may overlap the dying input
+    # up to the kernel's in-place lag, so the arena lies between those bounds (16-byte aligned).
+    assert 800 + 224 <= report["peak_ram_bytes"] <= 304 + 800 + 224
     assert report["fits"] is True
     assert len(report["layers"]) == 1 and report["layers"][0]["op"] == "CONV_2D"
 

@@ -4,6 +4,7 @@
 
 #include "edgeprune/common.h"
 #include "edgeprune/kernels/conv.h"
+#include "edgeprune/kernels/conv_dsp.h"
 #include "edgeprune/kernels/conv_mve.h"
 #include "edgeprune/kernels/elementwise.h"
 #include "edgeprune/kernels/pooling.h"

@@ -74,8 +74,8 @@ def emit_c(program: Program, name: str, out_dir: Path, target_description: str =
     arrays: list[_Array] = []
     symbol_of: dict[int, str] = {}
     for k, t in enumerate(program.const_tensors()):
-        # Constants made by lowering (re-laid-out weights) are not in the graph and have no index.
-        sym = f"{name}_w{t.index}" if t.index >= 0 else f"{name}_c{k}"
+        # Constants made by lowering (zero biases, re-laid-out weights) are not graph tensors (index -1).
+        sym = f"{name}_w{t.index}" if t.index >= 0 else f"{name}_k{k}"
         symbol_of[id(t)] = sym
         arrays.append(_Array(sym, C_TYPES[t.dtype], t.num_elements, c_array_body(t.data.astype(t.dtype)),
                              f"{t.name} {list(t.shape)} {t.dtype}"))

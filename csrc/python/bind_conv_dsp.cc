@@ -1,0 +1,137 @@
+// Bindings for the Armv7E-M DSP conv kernels. On the host they run with the plain-C emulation of the
+// DSP intrinsics (edgeprune/dsp.h), so tests check the re-laid-out weights and the arithmetic cheaply.
+#include "bindings.h"
+#include "edgeprune/kernels/conv_dsp.h"
+
+namespace {
+
+template <typename P>
+void geometry(const py::dict& d, P& p) {
+  p.batches = ep_py::get_i(d, "batches");
+  p.in_h = ep_py::get_i(d, "in_h");
+  p.in_w = ep_py::get_i(d, "in_w");
+  p.in_c = ep_py::get_i(d, "in_c");
+  p.filter_h = ep_py::get_i(d, "filter_h");
+  p.filter_w = ep_py::get_i(d, "filter_w");
+  p.out_h = ep_py::get_i(d, "out_h");
+  p.out_w = ep_py::get_i(d, "out_w");
+  p.out_c = ep_py::get_i(d, "out_c");
+  p.stride_h = ep_py::get_i(d, "stride_h");
+  p.stride_w = ep_py::get_i(d, "stride_w");
+  p.dilation_h = ep_py::get_i(d, "dilation_h");
+  p.dilation_w = ep_py::get_i(d, "dilation_w");
+  p.pad_h = ep_py::get_i(d, "pad_h");
+  p.pad_w = ep_py::get_i(d, "pad_w");
+  p.input_offset = ep_py::get_i(d, "input_offset");
+  p.output_offset = ep_py::get_i(d, "output_offset");
+  p.act_min = ep_py::get_i(d, "act_min");
+  p.act_max = ep_py::get_i(d, "act_max");
+}
+
+size_t n_in(const py::dict& d) {
+  return (size_t)ep_py::get_i(d, "batches") * ep_py::get_i(d, "in_h") * ep_py::get_i(d, "in_w") *
+         ep_py::get_i(d, "in_c");
+}
+size_t n_out(const py::dict& d) {
+  return (size_t)ep_py::get_i(d, "batches") * ep_py::get_i(d, "out_h") * ep_py::get_i(d, "out_w") *
+         ep_py::get_i(d, "out_c");
+}
+void need(const py::array& a, size_t n, const char* what) {
+  if ((size_t)a.size() < n) throw std::invalid_argument(std::string(what) + ": buffer too small");
+}
+void need_const(const py::dict& c, const char* key, size_t n) {
+  py::array a = c[key].cast<py::array>();
+  if ((size_t)a.size() < n) throw std::invalid_argument(std::string("const ") + key + " too short");
+}
+template <typename T>
+const T* opt(py::array& a, size_t n, const char* what) {
+  if (a.size() == 0) return nullptr;
+  need(a, n, what);
+  return ep_py::ptr<T>(a, what);
+}
+size_t even(size_t n) { return (n + 1) / 2 * 2; }
+
+using ConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, void*, int8_t*);
+using DwFn = ep_status (*)(const ep_depthwise_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, void*, int8_t*);
+
+template <typename P>
+void requant(const py::dict& d, const py::dict& c, P& p) {
+  p.all_right = ep_py::get_i(d, "all_right");
+  need_const(c, "requant", (size_t)p.out_c * 4);
+  p.requant = ep_py::cptr<int32_t>(c, "requant");
+}
+
+void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
+          py::array out) {
+  ep_conv2d_s8_dsp_params p{};
+  geometry(d, p);
+  p.k_padded = ep_py::get_i(d, "k_padded");
+  requant(d, c, p);
+  need(in, n_in(d), "input");
+  need(f, even(p.out_c) * p.k_padded, "filter");
+  need(s, EP_CONV_DSP_SCRATCH_BYTES(p.k_padded, p.out_c), "scratch");
+  need(out, n_out(d), "output");
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), s.mutable_data(),
+                  ep_py::ptr<int8_t>(out, "output")),
+               name);
+}
+
+void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
+               py::array out) {
+  ep_depthwise_conv2d_s8_dsp_params p{};
+  geometry(d, p);
+  p.depth_multiplier = ep_py::get_i(d, "depth_multiplier");
+  requant(d, c, p);
+  need(in, n_in(d), "input");
+  need(f, (size_t)p.filter_h * p.filter_w * p.out_c, "filter");
+  need(s, fn == ep_depthwise_conv2d_3x3_s8_dsp ? EP_DEPTHWISE_3X3_DSP_SCRATCH_BYTES(p.out_w, p.stride_w)
+                                               : EP_DEPTHWISE_DSP_SCRATCH_BYTES(p.out_c),
+       "scratch");
+  need(out, n_out(d), "output");
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), s.mutable_data(),
+                  ep_py::ptr<int8_t>(out, "output")),
+               name);
+}
+
+}  // namespace
+
+EP_BIND(bind_conv_dsp) {
+  m.def("ep_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s, py::array out) {
+    conv(ep_conv2d_s8_dsp, "ep_conv2d_s8_dsp", d, c, in, f, s, out);
+  });
+  m.def("ep_conv2d_1x1_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s, py::array out) {
+    conv(ep_conv2d_1x1_s8_dsp, "ep_conv2d_1x1_s8_dsp", d, c, in, f, s, out);
+  });
+  m.def("ep_depthwise_conv2d_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s,
+                                         py::array out) {
+    depthwise(ep_depthwise_conv2d_s8_dsp, "ep_depthwise_conv2d_s8_dsp", d, c, in, f, s, out);
+  });
+  m.def("ep_depthwise_conv2d_3x3_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array s,
+                                             py::array out) {
+    depthwise(ep_depthwise_conv2d_3x3_s8_dsp, "ep_depthwise_conv2d_3x3_s8_dsp", d, c, in, f, s, out);
+  });
+  m.def("ep_fully_connected_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array b,
+                                        py::array s, py::array out) {
+    ep_fully_connected_s8_dsp_params p{};
+    p.batches = ep_py::get_i(d, "batches");
+    p.depth = ep_py::get_i(d, "depth");
+    p.units = ep_py::get_i(d, "units");
+    p.depth_padded = ep_py::get_i(d, "depth_padded");
+    p.input_offset = ep_py::get_i(d, "input_offset");
+    p.output_offset = ep_py::get_i(d, "output_offset");
+    p.act_min = ep_py::get_i(d, "act_min");
+    p.act_max = ep_py::get_i(d, "act_max");
+    p.input_scale = ep_py::get_f(d, "input_scale");
+    p.output_scale = ep_py::get_f(d, "output_scale");
+    need_const(c, "filter_scales", p.units);
+    p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
+    need(in, (size_t)p.batches * p.depth, "input");
+    need(w, even(p.units) * p.depth_padded, "weights");
+    need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
+    need(out, (size_t)p.batches * p.units, "output");
+    ep_py::check(ep_fully_connected_s8_dsp(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(w, "weights"),
+                                           opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
+                                           ep_py::ptr<int8_t>(out, "output")),
+                 "ep_fully_connected_s8_dsp");
+  });
+}
