@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeprune.analysis.inplace import window_call_lag
 from edgeprune.ir import Tensor
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
@@ -76,7 +77,7 @@ def _const(name: str, data: np.ndarray) -> Tensor:
     return Tensor(name=name, shape=(int(data.size),), dtype=str(data.dtype), data=data)
 
 
-@specializer("ep_conv2d_s8", requires={"dsp"}, priority=10)
+@specializer("ep_conv2d_s8", requires={"dsp"}, priority=0)
 def conv2d_dsp(call: KernelCall) -> KernelCall | None:
     p = call.params
     x, w, bias, y = call.args
@@ -93,9 +94,13 @@ def conv2d_dsp(call: KernelCall) -> KernelCall | None:
     wt, k_pad = gemm_weights(w_rows)
     func = "ep_conv2d_1x1_s8_dsp" if one_by_one else "ep_conv2d_s8_dsp"
     table, all_right = requant_table(call, bias)
-    return KernelCall(call.op, func, "ep_conv2d_s8_dsp_params",
-                      params={**p, "k_padded": k_pad, "all_right": all_right}, consts={"requant": table},
-                      args=[x, _const(f"{w.name}_dsp", wt), Scratch(5 * k_pad + 16 * ((oc + 1) // 2), name="im2col"), y])
+    out = KernelCall(call.op, func, "ep_conv2d_s8_dsp_params",
+                     params={**p, "k_padded": k_pad, "all_right": all_right}, consts={"requant": table},
+                     args=[x, _const(f"{w.name}_dsp", wt), Scratch(5 * k_pad + 16 * ((oc + 1) // 2), name="im2col"), y])
+    # conv_gemm gathers two consecutive output pixels' windows, then writes both pixels' channels: in place
+    # with the two-pixel lag.
+    out.inplace_lag_bytes = window_call_lag(out, pixel_group=2)
+    return out
 
 
 def depthwise_weights(w: np.ndarray) -> np.ndarray:
@@ -105,7 +110,7 @@ def depthwise_weights(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out).reshape(-1)
 
 
-@specializer("ep_depthwise_conv2d_s8", requires={"dsp"}, priority=10)
+@specializer("ep_depthwise_conv2d_s8", requires={"dsp"}, priority=0)
 def depthwise_conv2d_dsp(call: KernelCall) -> KernelCall | None:
     p = call.params
     x, w, bias, y = call.args
@@ -122,12 +127,15 @@ def depthwise_conv2d_dsp(call: KernelCall) -> KernelCall | None:
     func = "ep_depthwise_conv2d_3x3_s8_dsp" if fast else "ep_depthwise_conv2d_s8_dsp"
     wt = depthwise_weights(np.asarray(w.data, dtype=np.int8))
     table, all_right = requant_table(call, bias)
-    return KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params={**p, "all_right": all_right},
-                      consts={"requant": table},
-                      args=[x, _const(f"{w.name}_dsp", wt), Scratch(scratch, name="dw_rows"), y])
+    out = KernelCall(call.op, func, "ep_depthwise_conv2d_s8_dsp_params", params={**p, "all_right": all_right},
+                     consts={"requant": table},
+                     args=[x, _const(f"{w.name}_dsp", wt), Scratch(scratch, name="dw_rows"), y])
+    if not fast:  # one pixel, every channel, at a time; the 3x3 kernel sweeps channel groups over the image
+        out.inplace_lag_bytes = window_call_lag(out, pixel_group=1)
+    return out
 
 
-@specializer("ep_fully_connected_s8", requires={"dsp"}, priority=10)
+@specializer("ep_fully_connected_s8", requires={"dsp"}, priority=0)
 def fully_connected_dsp(call: KernelCall) -> KernelCall | None:
     p = call.params
     x, w, bias, y = call.args
@@ -135,6 +143,9 @@ def fully_connected_dsp(call: KernelCall) -> KernelCall | None:
         return None
     wt, d_pad = gemm_weights(np.asarray(w.data, dtype=np.int8).reshape(p["units"], p["depth"]))
     params = {k: v for k, v in p.items() if k != "weights_offset"}
-    return KernelCall(call.op, "ep_fully_connected_s8_dsp", "ep_fully_connected_s8_dsp_params",
-                      params={**params, "depth_padded": d_pad}, consts=dict(call.consts),
-                      args=[x, _const(f"{w.name}_dsp", wt), bias, Scratch(4 * d_pad + 16 * ((p["units"] + 1) // 2), name="fc_input"), y])
+    out = KernelCall(call.op, "ep_fully_connected_s8_dsp", "ep_fully_connected_s8_dsp_params",
+                     params={**params, "depth_padded": d_pad}, consts=dict(call.consts),
+                     args=[x, _const(f"{w.name}_dsp", wt), bias,
+                           Scratch(4 * d_pad + 16 * ((p["units"] + 1) // 2), name="fc_input"), y])
+    out.inplace_lag_bytes = window_call_lag(out, pixel_group=1)  # each batch row is widened first
+    return out
