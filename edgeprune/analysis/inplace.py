@@ -63,7 +63,7 @@ _ELEMENTWISE = {
     "ep_relu_s8", "ep_relu_f32", "ep_logistic_s8", "ep_logistic_f32", "ep_hard_swish_s8", "ep_hard_swish_f32",
     "ep_quantize_s8_s8",
 }
-_BINARY = {"ep_add_s8", "ep_add_f32", "ep_mul_s8", "ep_mul_f32"}
+_BINARY = {"ep_add_s8", "ep_add_f32", "ep_mul_s8", "ep_mul_f32", "ep_add_s8_mve"}  # element i from elements i
 _CONV = {"ep_conv2d_s8", "ep_conv2d_f32", "ep_depthwise_conv2d_s8", "ep_depthwise_conv2d_f32"}
 _POOL = {"ep_avg_pool_s8", "ep_avg_pool_f32", "ep_max_pool_s8", "ep_max_pool_f32"}
 _FC = {"ep_fully_connected_s8", "ep_fully_connected_f32"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeprune.analysis.inplace import window_call_lag
 from edgeprune.ir import Tensor
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
@@ -92,12 +93,16 @@ def conv2d_mve(call: KernelCall) -> KernelCall | None:
     consts = {"rq": rq, "filter": pack_gemm_filter(w2)}
     x, y = call.args[0], call.args[3]
     if p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0:
-        return KernelCall(call.op, "ep_conv2d_1x1_s8_mve", "ep_conv2d_s8_mve_params", params=params,
-                          consts=consts, args=[x, y])
-    # EP_MVE_IM2COL_SCRATCH_BYTES: two im2col rows, then the GEMM's segment list (uintptr_t words)
-    scratch = Scratch(2 * (-(-k // 16) * 16) + 4 * (3 * int(p["filter_h"]) + 1), name="im2col")
-    return KernelCall(call.op, "ep_conv2d_im2col_s8_mve", "ep_conv2d_s8_mve_params", params=params,
-                      consts=consts, args=[x, scratch, y])
+        out = KernelCall(call.op, "ep_conv2d_1x1_s8_mve", "ep_conv2d_s8_mve_params", params=params,
+                         consts=consts, args=[x, y])
+    else:
+        # EP_MVE_IM2COL_SCRATCH_BYTES: two im2col rows, then the GEMM's segment list (uintptr_t words)
+        scratch = Scratch(2 * (-(-k // 16) * 16) + 4 * (3 * int(p["filter_h"]) + 1), name="im2col")
+        out = KernelCall(call.op, "ep_conv2d_im2col_s8_mve", "ep_conv2d_s8_mve_params", params=params,
+                         consts=consts, args=[x, scratch, y])
+    # gemm_2rows reads two consecutive output pixels' windows and writes only those two pixels' channels.
+    out.inplace_lag_bytes = window_call_lag(out, pixel_group=2)
+    return out
 
 
 @specializer("ep_depthwise_conv2d_s8", requires={"mve"}, priority=PRIORITY)
@@ -140,5 +145,6 @@ def fully_connected_mve(call: KernelCall) -> KernelCall | None:
 def add_mve(call: KernelCall) -> KernelCall | None:
     if int(call.params["broadcast"]):
         return None
+    # Element i of the output depends on element i of the inputs only: the planner treats it as the portable ADD.
     return KernelCall(call.op, "ep_add_s8_mve", call.params_type, params=dict(call.params), consts=dict(call.consts),
                       args=list(call.args), outputs=call.outputs)
