@@ -325,8 +325,7 @@ def plot(result: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     for method, label, style in (("edgeprune", "edgeprune (global, per-MAC importance)", "o-"),
                                  ("uniform_l1", "Torch-Pruning uniform L1", "s--")):
-        pts = sorted((r["macs"], r["int8_accuracy_litert"] * 100) for r in rows if r["method"] == method)
-        pts = [(dense["macs"], dense["int8_accuracy_litert"] * 100)] + pts
+        pts = sorted((r["macs"], r["int8_accuracy_litert"] * 100) for r in rows if r["method"] in (method, "dense"))
         ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], style, label=label)
     ax.plot([dense["macs"] / 1e6], [dense["int8_accuracy_litert"] * 100], "k*", markersize=14, label="dense int8")
     for fraction, allowed in TARGET_DROP.items():
