@@ -93,6 +93,10 @@ class ChannelPruner:
             raise UnsupportedOpError(f"Torch-Pruning cannot trace the model: {type(e).__name__}: {e}") from None
         self.cost_model = TorchCostModel(model, example_input, profile, runtime_flash)
         self.names = {id(m): n for n, m in model.named_modules()}
+        # Each group's mean importance when first scored: channels are compared across groups and steps on this
+        # fixed scale. Re-normalizing the survivors to mean 1 at every step would make the lowest of them look
+        # cheap again each time, and the group with the largest saving per channel would collapse.
+        self._scale: dict[tuple, tuple[float, int]] = {}  # group -> (mean importance, channels)
 
     def groups(self):
         return list(self.graph.get_all_groups(ignored_layers=self.ignored, root_module_types=_ROOTS))
@@ -159,11 +163,17 @@ class ChannelPruner:
             if scores is None:
                 continue
             scores = scores.detach().float().cpu()
-            scores = scores / (scores.mean().abs() + 1e-12)  # comparable across groups
+            key = tuple(sorted(self.names.get(id(item.dep.target.module), "") for item in group))
+            scale, n0 = self._scale.setdefault(key, (float(scores.mean().abs()) + 1e-12, n))
+            scores = scores / scale  # comparable across groups, and across steps
             order = torch.argsort(scores)
             plans.append((group, order, saving, removable))
             for rank in range(removable):
-                candidates.append((float(scores[order[rank]]) / saving, len(plans) - 1, rank))
+                # A channel weighs more the thinner its group gets ((n0 / width before removing it)^2, a loss that
+                # grows like 1 / kept share): without it, near-equal importances let the group with the largest
+                # saving per channel (a wide residual stream at high resolution) collapse to the minimum.
+                value = float(scores[order[rank]]) * (n0 / (n - rank)) ** 2
+                candidates.append((value / saving, len(plans) - 1, rank))
         if not candidates:
             return 0
         candidates.sort()
