@@ -42,6 +42,19 @@ def measure_tflite(tflite: bytes, profile) -> dict:
         return summary(analyze(graph, path, profile.isa), profile)
 
 
+def _calibration_images(loader, example_input: torch.Tensor, count: int = 64) -> list[torch.Tensor]:
+    """Up to `count` training inputs for int8 calibration (each one is a forward pass in the converter)."""
+    if loader is None:
+        gen = torch.Generator().manual_seed(0)
+        return [torch.randn(example_input.shape, generator=gen) for _ in range(count // 4)]
+    images: list[torch.Tensor] = []
+    for batch in loader:
+        images.extend(x.unsqueeze(0) for x in batch[0])
+        if len(images) >= count:
+            break
+    return images[:count]
+
+
 def _resolve(budgets: list[Budget], dense: dict[str, float]) -> list[Budget]:
     return [b.resolve(dense[b.kind]) for b in budgets]
 
@@ -59,8 +72,7 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
     model = model.eval()
     budgets = list(budgets) if budgets else default_budgets(profile)
     if calibration is None:
-        calibration = [b[0] for _, b in zip(range(16), train_loader)] if train_loader is not None else [
-            torch.randn_like(example_input) for _ in range(16)]
+        calibration = _calibration_images(train_loader, example_input)
     teacher = copy.deepcopy(model) if (distill and train_loader is not None and epochs > 0) else None
 
     gradient_fn = None
