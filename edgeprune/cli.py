@@ -70,11 +70,14 @@ def cmd_targets(args) -> int:
     table = Table(title="edgeprune targets", title_justify="left")
     for col in ("name", "part", "clock", "SRAM", "flash", "ISA", "emulated by"):
         table.add_column(col)
+    def size(n: int) -> str:
+        return f"{n / 1024**2:g} MiB" if n >= 1024**2 else f"{n / 1024:g} KiB"
+
     for p in profiles:
         q = p.qemu
         emu = "-" if q is None else f"{q.system or ''} {q.machine or q.cpu or ''}".strip()
-        table.add_row(p.name, p.part, f"{p.clock_hz / 1e6:.0f} MHz", _kib(p.sram_bytes), _kib(p.flash_bytes),
-                      ", ".join(p.isa), emu)
+        table.add_row(p.name, p.part.split(" (")[0], f"{p.clock_hz / 1e6:.0f} MHz", size(p.sram_bytes),
+                      size(p.flash_bytes), ", ".join(p.isa), emu)
     _console().print(table)
     return 0
 
