@@ -1,40 +1,13 @@
 // Bindings for the conv kernels (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED).
 #include "bindings.h"
+#include "conv_fields.h"
 #include "edgeprune/kernels/conv.h"
 
 namespace {
 
-template <typename P>
-void geometry(const py::dict& d, P& p) {
-  p.batches = ep_py::get_i(d, "batches");
-  p.in_h = ep_py::get_i(d, "in_h");
-  p.in_w = ep_py::get_i(d, "in_w");
-  p.in_c = ep_py::get_i(d, "in_c");
-  p.filter_h = ep_py::get_i(d, "filter_h");
-  p.filter_w = ep_py::get_i(d, "filter_w");
-  p.out_h = ep_py::get_i(d, "out_h");
-  p.out_w = ep_py::get_i(d, "out_w");
-  p.out_c = ep_py::get_i(d, "out_c");
-  p.stride_h = ep_py::get_i(d, "stride_h");
-  p.stride_w = ep_py::get_i(d, "stride_w");
-  p.dilation_h = ep_py::get_i(d, "dilation_h");
-  p.dilation_w = ep_py::get_i(d, "dilation_w");
-  p.pad_h = ep_py::get_i(d, "pad_h");
-  p.pad_w = ep_py::get_i(d, "pad_w");
-}
-
-size_t conv_in(const py::dict& d) {
-  return (size_t)ep_py::get_i(d, "batches") * ep_py::get_i(d, "in_h") * ep_py::get_i(d, "in_w") *
-         ep_py::get_i(d, "in_c");
-}
-size_t conv_out(const py::dict& d) {
-  return (size_t)ep_py::get_i(d, "batches") * ep_py::get_i(d, "out_h") * ep_py::get_i(d, "out_w") *
-         ep_py::get_i(d, "out_c");
-}
-
-void need(const py::array& a, size_t n, const char* what) {
-  if ((size_t)a.size() < n) throw std::invalid_argument(std::string(what) + ": buffer too small");
-}
+using ep_py::conv_in;
+using ep_py::conv_out;
+using ep_py::need;
 
 // Optional bias: an empty array stands for "no bias" (NULL).
 template <typename T>
@@ -44,26 +17,20 @@ const T* opt(py::array& a, size_t n, const char* what) {
   return ep_py::ptr<T>(a, what);
 }
 
-template <typename T>
-void need_const(const py::dict& consts, const char* key, size_t n) {
-  py::array a = consts[key].cast<py::array>();
-  if ((size_t)a.size() < n) throw std::invalid_argument(std::string("const ") + key + " too short");
-}
-
 }  // namespace
 
 EP_BIND(bind_conv) {
   m.def("ep_conv2d_s8", [](py::dict d, py::dict c, py::array in, py::array f, py::array b, py::array out) {
     ep_conv2d_s8_params p{};
-    geometry(d, p);
+    ep_py::conv_geometry(d, p);
     p.input_offset = ep_py::get_i(d, "input_offset");
     p.output_offset = ep_py::get_i(d, "output_offset");
     p.act_min = ep_py::get_i(d, "act_min");
     p.act_max = ep_py::get_i(d, "act_max");
     p.out_multiplier = ep_py::cptr<int32_t>(c, "out_multiplier");
     p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
-    need_const<int32_t>(c, "out_multiplier", p.out_c);
-    need_const<int32_t>(c, "out_shift", p.out_c);
+    ep_py::need_const(c, "out_multiplier", p.out_c);
+    ep_py::need_const(c, "out_shift", p.out_c);
     need(in, conv_in(d), "input");
     need(f, (size_t)p.out_c * p.filter_h * p.filter_w * p.in_c, "filter");
     need(out, conv_out(d), "output");
@@ -73,7 +40,7 @@ EP_BIND(bind_conv) {
   });
   m.def("ep_conv2d_f32", [](py::dict d, py::dict, py::array in, py::array f, py::array b, py::array out) {
     ep_conv2d_f32_params p{};
-    geometry(d, p);
+    ep_py::conv_geometry(d, p);
     p.act_min = ep_py::get_f(d, "act_min");
     p.act_max = ep_py::get_f(d, "act_max");
     need(in, conv_in(d), "input");
@@ -86,12 +53,12 @@ EP_BIND(bind_conv) {
   m.def("ep_conv2d_hybrid",
         [](py::dict d, py::dict c, py::array in, py::array f, py::array b, py::array s, py::array out) {
           ep_conv2d_hybrid_params p{};
-          geometry(d, p);
+          ep_py::conv_geometry(d, p);
           p.per_channel = ep_py::get_i(d, "per_channel");
           p.act_min = ep_py::get_f(d, "act_min");
           p.act_max = ep_py::get_f(d, "act_max");
           p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
-          need_const<float>(c, "filter_scales", p.out_c);
+          ep_py::need_const(c, "filter_scales", p.out_c);
           need(in, conv_in(d), "input");
           need(f, (size_t)p.out_c * p.filter_h * p.filter_w * p.in_c, "filter");
           if ((size_t)s.nbytes() < EP_HYBRID_SCRATCH_BYTES(p.batches, conv_in(d) / p.batches))
@@ -105,7 +72,7 @@ EP_BIND(bind_conv) {
   m.def("ep_depthwise_conv2d_s8",
         [](py::dict d, py::dict c, py::array in, py::array f, py::array b, py::array out) {
           ep_depthwise_conv2d_s8_params p{};
-          geometry(d, p);
+          ep_py::conv_geometry(d, p);
           p.depth_multiplier = ep_py::get_i(d, "depth_multiplier");
           p.input_offset = ep_py::get_i(d, "input_offset");
           p.output_offset = ep_py::get_i(d, "output_offset");
@@ -113,8 +80,8 @@ EP_BIND(bind_conv) {
           p.act_max = ep_py::get_i(d, "act_max");
           p.out_multiplier = ep_py::cptr<int32_t>(c, "out_multiplier");
           p.out_shift = ep_py::cptr<int32_t>(c, "out_shift");
-          need_const<int32_t>(c, "out_multiplier", p.out_c);
-          need_const<int32_t>(c, "out_shift", p.out_c);
+          ep_py::need_const(c, "out_multiplier", p.out_c);
+          ep_py::need_const(c, "out_shift", p.out_c);
           need(in, conv_in(d), "input");
           need(f, (size_t)p.out_c * p.filter_h * p.filter_w, "filter");
           need(out, conv_out(d), "output");
@@ -125,7 +92,7 @@ EP_BIND(bind_conv) {
   m.def("ep_depthwise_conv2d_f32",
         [](py::dict d, py::dict, py::array in, py::array f, py::array b, py::array out) {
           ep_depthwise_conv2d_f32_params p{};
-          geometry(d, p);
+          ep_py::conv_geometry(d, p);
           p.depth_multiplier = ep_py::get_i(d, "depth_multiplier");
           p.act_min = ep_py::get_f(d, "act_min");
           p.act_max = ep_py::get_f(d, "act_max");
@@ -139,12 +106,12 @@ EP_BIND(bind_conv) {
   m.def("ep_depthwise_conv2d_hybrid",
         [](py::dict d, py::dict c, py::array in, py::array f, py::array b, py::array s, py::array out) {
           ep_depthwise_conv2d_hybrid_params p{};
-          geometry(d, p);
+          ep_py::conv_geometry(d, p);
           p.depth_multiplier = ep_py::get_i(d, "depth_multiplier");
           p.act_min = ep_py::get_f(d, "act_min");
           p.act_max = ep_py::get_f(d, "act_max");
           p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
-          need_const<float>(c, "filter_scales", p.out_c);
+          ep_py::need_const(c, "filter_scales", p.out_c);
           need(in, conv_in(d), "input");
           need(f, (size_t)p.out_c * p.filter_h * p.filter_w, "filter");
           if ((size_t)s.nbytes() < EP_HYBRID_SCRATCH_BYTES(p.batches, conv_in(d) / p.batches))
@@ -169,7 +136,7 @@ EP_BIND(bind_conv) {
           p.input_scale = ep_py::get_f(d, "input_scale");
           p.output_scale = ep_py::get_f(d, "output_scale");
           p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
-          need_const<float>(c, "filter_scales", p.units);
+          ep_py::need_const(c, "filter_scales", p.units);
           need(in, (size_t)p.batches * p.depth, "input");
           need(w, (size_t)p.units * p.depth, "weights");
           need(out, (size_t)p.batches * p.units, "output");
@@ -202,7 +169,7 @@ EP_BIND(bind_conv) {
           p.act_min = ep_py::get_f(d, "act_min");
           p.act_max = ep_py::get_f(d, "act_max");
           p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
-          need_const<float>(c, "filter_scales", p.units);
+          ep_py::need_const(c, "filter_scales", p.units);
           need(in, (size_t)p.batches * p.depth, "input");
           need(w, (size_t)p.units * p.depth, "weights");
           if ((size_t)s.nbytes() < EP_HYBRID_SCRATCH_BYTES(p.batches, p.depth))

@@ -1,48 +1,24 @@
 // Bindings for the Armv7E-M DSP conv kernels. On the host they run with the plain-C emulation of the
 // DSP intrinsics (edgeprune/dsp.h), so tests check the re-laid-out weights and the arithmetic cheaply.
 #include "bindings.h"
+#include "conv_fields.h"
 #include "edgeprune/kernels/conv_dsp.h"
 
 namespace {
 
 template <typename P>
 void geometry(const py::dict& d, P& p) {
-  p.batches = ep_py::get_i(d, "batches");
-  p.in_h = ep_py::get_i(d, "in_h");
-  p.in_w = ep_py::get_i(d, "in_w");
-  p.in_c = ep_py::get_i(d, "in_c");
-  p.filter_h = ep_py::get_i(d, "filter_h");
-  p.filter_w = ep_py::get_i(d, "filter_w");
-  p.out_h = ep_py::get_i(d, "out_h");
-  p.out_w = ep_py::get_i(d, "out_w");
-  p.out_c = ep_py::get_i(d, "out_c");
-  p.stride_h = ep_py::get_i(d, "stride_h");
-  p.stride_w = ep_py::get_i(d, "stride_w");
-  p.dilation_h = ep_py::get_i(d, "dilation_h");
-  p.dilation_w = ep_py::get_i(d, "dilation_w");
-  p.pad_h = ep_py::get_i(d, "pad_h");
-  p.pad_w = ep_py::get_i(d, "pad_w");
+  ep_py::conv_geometry(d, p);
   p.input_offset = ep_py::get_i(d, "input_offset");
   p.output_offset = ep_py::get_i(d, "output_offset");
   p.act_min = ep_py::get_i(d, "act_min");
   p.act_max = ep_py::get_i(d, "act_max");
 }
 
-size_t n_in(const py::dict& d) {
-  return (size_t)ep_py::get_i(d, "batches") * ep_py::get_i(d, "in_h") * ep_py::get_i(d, "in_w") *
-         ep_py::get_i(d, "in_c");
-}
-size_t n_out(const py::dict& d) {
-  return (size_t)ep_py::get_i(d, "batches") * ep_py::get_i(d, "out_h") * ep_py::get_i(d, "out_w") *
-         ep_py::get_i(d, "out_c");
-}
-void need(const py::array& a, size_t n, const char* what) {
-  if ((size_t)a.size() < n) throw std::invalid_argument(std::string(what) + ": buffer too small");
-}
-void need_const(const py::dict& c, const char* key, size_t n) {
-  py::array a = c[key].cast<py::array>();
-  if ((size_t)a.size() < n) throw std::invalid_argument(std::string("const ") + key + " too short");
-}
+size_t n_in(const py::dict& d) { return ep_py::conv_in(d); }
+size_t n_out(const py::dict& d) { return ep_py::conv_out(d); }
+using ep_py::need;
+using ep_py::need_const;
 template <typename T>
 const T* opt(py::array& a, size_t n, const char* what) {
   if (a.size() == 0) return nullptr;
