@@ -83,7 +83,7 @@ def board_sources(profile: Profile, cxx: bool = False) -> list[Path]:
     """The board-support C sources linked into every image for ``profile``."""
     if profile.is_baremetal:
         common = boards_dir() / "common"
-        srcs = [profile.board_dir() / "startup.c", common / "crt.c", common / "semihost.c"]
+        srcs = [common / "startup.c", common / "crt.c", common / "semihost.c"]
         if cxx:
             srcs.append(common / "cxx_support.c")
         return srcs
