@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({row['seconds']} s)", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table = markdown(rows)
-    args.out.with_suffix(".json").write_text(json.dumps({"baselines": str(args.baselines), "rows": rows}, indent=1) + "\n")
+    payload = {"baselines": str(args.baselines), "rows": rows}
+    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(table)
     print(table)
     return 0 if all(r["bit_exact"] for r in rows) else 1

@@ -353,7 +353,7 @@ def check_plan(program, alignment: int = 16) -> None:
         return t
 
     span, root = _spans(program, rootof)
-    for k, (first, last, obj) in span.items():
+    for _first, _last, obj in span.values():
         off = program.offsets.get(id(obj))
         if off is None:
             raise PlanError(f"{obj.name}: no arena offset")

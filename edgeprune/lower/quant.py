@@ -24,7 +24,8 @@ def tflite_round(x: float) -> int:
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
-    """TFLite QuantizeMultiplier (default double-rounding build): real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    """TFLite QuantizeMultiplier (default double-rounding build): real = multiplier * 2^(shift - 31),
+    multiplier in [2^30, 2^31)."""
     if real_multiplier == 0.0:
         return 0, 0
     q, shift = math.frexp(real_multiplier)

@@ -293,7 +293,7 @@ def measure_size(
     ex_flash = ex_ram = ex_all = 0
     ex_list: list[str] = []
     stack_bytes = None
-    for addr, size, typ, name in _nm_symbols(nm, elf):
+    for _addr, size, typ, name in _nm_symbols(nm, elf):
         if not (name in excluded_names or (exclude_symbols is not None and exclude_symbols(name))):
             continue
         if size == 0 or typ in ("a", "A", "U", "u", "w", "W"):

@@ -461,8 +461,9 @@ def random_cnn(seed: int, ops: set[str] | None = None, input_shape=None, n_block
     """A random, well-formed float32 CNN, deterministic in `seed`.
 
     ops: the op kinds it may use (default: all of ALL_OPS, a random selection of them); when given
-    explicitly, every kind in the set that can be placed is used at least once. input_shape: NHWC, default random between 1x12x12x1 and 1x24x24x4. The model usually
-    ends with FULLY_CONNECTED + SOFTMAX. normalize: LSUV-style weight rescaling (see module docstring).
+    explicitly, every kind in the set that can be placed is used at least once. input_shape: NHWC, default
+    random between 1x12x12x1 and 1x24x24x4. The model usually ends with FULLY_CONNECTED + SOFTMAX.
+    normalize: LSUV-style weight rescaling (see module docstring).
     """
     cover = ops is not None
     ops = ALL_OPS if ops is None else frozenset(ops)

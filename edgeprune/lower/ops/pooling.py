@@ -52,7 +52,8 @@ def _lower_pool(op: Op, name: str) -> KernelCall:
     out_w, pad_w = compute_padding(w, fw, sw, 1, padding)
     if (out_h, out_w) != (y.shape[1], y.shape[2]) or y.shape[0] != n or y.shape[3] != c:
         raise UnsupportedOpError(
-            f"{op.kind}: output shape {y.shape} does not match the computed {(n, out_h, out_w, c)} (operator {op.index})")
+            f"{op.kind}: output shape {y.shape} does not match the computed {(n, out_h, out_w, c)} "
+            f"(operator {op.index})")
     if out_h <= 0 or out_w <= 0:
         raise UnsupportedOpError(f"{op.kind}: empty output (operator {op.index})")
     params = dict(batches=n, in_h=h, in_w=w, channels=c, out_h=out_h, out_w=out_w, filter_h=fh, filter_w=fw,
@@ -67,7 +68,8 @@ def _lower_pool(op: Op, name: str) -> KernelCall:
             x.quant.scalar_zero_point != y.quant.scalar_zero_point:
         raise UnsupportedOpError(
             f"{op.kind}: int8 input and output quantization differ ({x.quant.scalar_scale}, "
-            f"{x.quant.scalar_zero_point}) vs ({y.quant.scalar_scale}, {y.quant.scalar_zero_point}) (operator {op.index})")
+            f"{x.quant.scalar_zero_point}) vs ({y.quant.scalar_scale}, {y.quant.scalar_zero_point}) "
+            f"(operator {op.index})")
     lo, hi = activation_range_quantized(a.get("fused_activation", "NONE"), y)
     params.update(act_min=lo, act_max=hi)
     func = f"ep_{name}_s8"

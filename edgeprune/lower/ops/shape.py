@@ -153,7 +153,8 @@ def lower_concat(op: Op) -> list[KernelCall]:
     total = 0
     for t in inputs:
         if len(t.shape) != rank or any(t.shape[d] != y.shape[d] for d in range(rank) if d != axis):
-            raise UnsupportedOpError(f"CONCATENATION: input shape {t.shape} does not fit {y.shape} (operator {op.index})")
+            raise UnsupportedOpError(
+                f"CONCATENATION: input shape {t.shape} does not fit {y.shape} (operator {op.index})")
         total += t.shape[axis]
     if total != y.shape[axis]:
         raise UnsupportedOpError(f"CONCATENATION: inputs do not add up to the output shape (operator {op.index})")
