@@ -1,11 +1,12 @@
 """Benchmark: edgeprune's budget-driven channel pruning against Torch-Pruning's uniform L1 baseline.
 
 Trains a small residual CNN on Fashion-MNIST (fixed seeds), prunes it to fractions of its MACs for a Cortex-M
-target (a) with `prune_torch` (global allocation by importance per unit of MACs, fine-tuning with distillation)
-and (b) with Torch-Pruning's MetaPruner + GroupMagnitudeImportance(p=1) at one uniform ratio found by bisection
-to meet the same MAC budget (same round_to, fine-tuning epochs, learning rate and distillation). Every model is
-exported to int8 .tflite and scored in LiteRT (BUILTIN_REF kernels) on the whole test set, and in edgeprune's C
-runtime under QEMU on the first --qemu-images test images, whose int8 outputs must equal LiteRT's bit for bit.
+target (a) with `prune_torch` (allocation search: candidates scored by adaptive-BN validation accuracy; then
+fine-tuning with distillation) and (b) with Torch-Pruning's MetaPruner + GroupMagnitudeImportance(p=1) at one
+uniform ratio found by bisection to meet the same MAC budget (same round_to, fine-tuning epochs, learning rate and
+distillation). Every model is exported to int8 .tflite and scored in LiteRT (BUILTIN_REF kernels) on the whole test
+set, and in edgeprune's C runtime under QEMU on the first --qemu-images test images, whose int8 outputs must equal
+LiteRT's bit for bit.
 
 Writes bench/results/pruning.json and pruning.png and prints a table.
 Usage: python bench/pruning.py [--target cortex-m4] [--fractions 0.5,0.25] [--quick]
@@ -256,7 +257,8 @@ def run(cfg: Config, out_dir: Path | None = None, log=print) -> dict:
         ours_epochs = sum(len(h["finetune"]) for h in rounds)
         ours = score(f"edgeprune_{int(fraction * 100)}", "edgeprune", fraction, outcome.model, outcome.tflite,
                      {"criterion": cfg.criterion, "finetune_epochs": ours_epochs, "rounds": len(rounds),
-                      "budget_status": outcome.report["budgets"]})
+                      "budget_status": outcome.report["budgets"], "allocation": outcome.report["allocation"],
+                      "allocation_candidates": outcome.report.get("allocation_candidates", [])})
         rows.append(ours)
 
         log(f"uniform L1: bisection for the ratio that lands at edgeprune's MACs ({ours['macs']:,})")
@@ -323,7 +325,7 @@ def plot(result: dict, path: Path) -> None:
     rows = result["models"]
     dense = next(r for r in rows if r["method"] == "dense")
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for method, label, style in (("edgeprune", "edgeprune (global, per-MAC importance)", "o-"),
+    for method, label, style in (("edgeprune", "edgeprune (allocation search, adaptive BN)", "o-"),
                                  ("uniform_l1", "Torch-Pruning uniform L1", "s--")):
         pts = sorted((r["macs"], r["int8_accuracy_litert"] * 100) for r in rows if r["method"] in (method, "dense"))
         ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], style, label=label)
@@ -372,7 +374,8 @@ def print_table(result: dict) -> None:
             f"edgeprune - uniform L1 = {c['edgeprune_minus_uniform_l1_points']:+.2f} points "
             f"({'ok' if c['not_worse_than_uniform_l1'] else 'WORSE'}); MAC shares {c['edgeprune_mac_fraction']:.1%} "
             f"vs {c['uniform_l1_mac_fraction']:.1%}")
-    console.print(f"time: {result['seconds']['total']:.0f} s ({', '.join(f'{k} {v:.0f}' for k, v in result['seconds'].items() if k != 'total')})")
+    phases = ", ".join(f"{k} {v:.0f}" for k, v in result["seconds"].items() if k != "total")
+    console.print(f"time: {result['seconds']['total']:.0f} s ({phases})")
 
 
 def main(argv=None) -> int:

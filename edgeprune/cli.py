@@ -108,7 +108,7 @@ def _prune_options(args):
 
     return PruneOptions(input_shape=args.input_shape, weights=args.weights, data=args.data, epochs=args.epochs,
                         lr=args.lr, distill=not args.no_distill, criterion=args.criterion,
-                        calibration=args.calibration, round_to=args.round_to)
+                        allocation=args.allocation, calibration=args.calibration, round_to=args.round_to)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -308,6 +308,10 @@ def _add_prune_arguments(p) -> None:
     o = p.add_argument_group("pruning")
     o.add_argument("--criterion", default="l2", choices=["l1", "l2", "bn", "taylor", "random"],
                    help="channel importance (default l2; taylor needs --data)")
+    o.add_argument("--allocation", default="auto", choices=["auto", "search", "global", "uniform"],
+                   help="channels per layer: global (ranked by importance per unit of the binding budget), "
+                        "uniform (the same share everywhere), search (candidates scaled to the budgets and "
+                        "scored on --data after BatchNorm re-estimation); auto: search with --data, else global")
     o.add_argument("--round-to", type=int, help="keep channel counts multiples of this (default: the target's)")
     o.add_argument("--input-shape", help="PyTorch models: the input shape, e.g. 1,1,28,28")
     o.add_argument("--weights", help="PyTorch models: a state dict saved with torch.save")

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from edgeprune.errors import BudgetError
+from edgeprune.prune.allocation import ALLOCATIONS, AllocationSearch
 from edgeprune.prune.budgets import Budget, check, default_budgets
 from edgeprune.prune.channel import ChannelPruner, ChannelPruneResult
 from edgeprune.prune.importance import accumulate_gradients, needs_gradients
@@ -62,13 +63,19 @@ def _resolve(budgets: list[Budget], dense: dict[str, float]) -> list[Budget]:
 def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets: list[Budget] | None = None,
                 criterion="l2", calibration: list[torch.Tensor] | None = None, train_loader=None,
                 val_loader=None, epochs: int = 0, lr: float = 1e-3, distill: bool = True,
-                round_to: int | None = None, rounds: int = 4,
+                round_to: int | None = None, rounds: int = 4, allocation: str = "auto",
                 on_event: Callable[[str], None] | None = None) -> PruneOutcome:
     from edgeprune.pipeline import budget_measures, runtime_flash_estimate
     from edgeprune.prune.export import export_int8_tflite, float_ops
     from edgeprune.prune.finetune import evaluate, finetune
 
     say = on_event or (lambda _msg: None)
+    if allocation not in ALLOCATIONS:
+        raise BudgetError(f"unknown allocation '{allocation}'; known: {', '.join(ALLOCATIONS)}")
+    if allocation == "auto":
+        allocation = "search" if train_loader is not None and val_loader is not None else "global"
+    if allocation == "search" and (train_loader is None or val_loader is None):
+        raise BudgetError("--allocation search needs training and validation data (--data)")
     model = model.eval()
     budgets = list(budgets) if budgets else default_budgets(profile)
     if calibration is None:
@@ -95,13 +102,21 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
     history = []
     internal = list(targets)
     result = None
+    search = None
     tflite = b""
     report: dict = {}
     for round_index in range(rounds):
         if round_index:
             pruner = make_pruner()
         say(f"channel pruning, round {round_index + 1}")
-        result = pruner.run(internal)
+        if round_index == 0 and allocation in ("search", "uniform"):
+            finder = AllocationSearch(model, example_input, profile, runtime_flash_estimate(profile), criterion,
+                                      round_to=round_to, gradient_fn=gradient_fn)
+            search = (finder.run(internal, train_loader, val_loader, on_event=say) if allocation == "search"
+                      else finder.uniform(internal))
+            model, result = search.model, search.result
+        else:
+            result = pruner.run(internal)
         if train_loader is not None and epochs > 0:
             say("fine-tuning")
             ft = finetune(model, train_loader, val_loader, epochs if round_index == 0 else max(1, epochs // 3),
@@ -142,8 +157,13 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
         "channels_after": result.channels_after if result else {},
         "float_ops": float_ops(tflite),
         "criterion": criterion if isinstance(criterion, str) else type(criterion).__name__,
+        "allocation": allocation,
         "history": history,
     }
+    if search is not None:
+        final["allocation_candidates"] = [
+            {"name": c.name, "macs": c.measures["macs"], "adaptive_bn_accuracy": c.accuracy,
+             "chosen": c is search.chosen, "channels": c.keep} for c in search.candidates]
     if val_loader is not None:
         final["dense_accuracy"] = dense_accuracy
         final["pruned_accuracy"] = evaluate(model, val_loader)

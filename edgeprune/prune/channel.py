@@ -151,7 +151,7 @@ class ChannelPruner:
             self.gradient_fn(self.model)
         candidates = []  # (score, group index, rank within group)
         plans = []
-        for gi, group in enumerate(self.groups()):
+        for group in self.groups():
             n = len(group[0].idxs)
             removable = n - self._min_keep(n)
             if removable <= 0:

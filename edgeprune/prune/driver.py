@@ -22,6 +22,7 @@ class PruneOptions:
     lr: float = 1e-3
     distill: bool = True
     criterion: str = "l2"
+    allocation: str = "auto"
     calibration: str | None = None
     round_to: int | None = None
 
@@ -137,5 +138,6 @@ def _prune_torch(spec: str, profile, budgets, options: PruneOptions, on_event):
         calibration = [torch.from_numpy(a[0]) for a in arrs]
     outcome = prune_torch(model, example, profile, budgets, criterion=options.criterion, calibration=calibration,
                           train_loader=train, val_loader=val, epochs=options.epochs, lr=options.lr,
-                          distill=options.distill, round_to=options.round_to, on_event=on_event)
+                          distill=options.distill, round_to=options.round_to,
+                          allocation=options.allocation, on_event=on_event)
     return outcome.tflite, outcome.report

@@ -8,7 +8,9 @@ steers the pruner between those measurements.
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -56,6 +58,16 @@ class TorchCost:
     def as_measures(self) -> dict[str, float]:
         return {"macs": self.macs, "flops": self.flops, "params": self.params, "flash": self.flash,
                 "ram": self.ram, "latency": self.latency}
+
+
+@contextlib.contextmanager
+def single_example():
+    """For forward passes of one example after channel counts changed: oneDNN builds kernels for every new
+    shape (tenths of a second each), the plain CPU kernels take milliseconds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the flags context warns about TF32 on Intel GPUs
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def _numel(meta) -> int:
@@ -122,7 +134,7 @@ class TorchCostModel:
         return c
 
     def measure(self) -> TorchCost:
-        with torch.no_grad():
+        with torch.no_grad(), single_example():
             ShapeProp(self.gm).propagate(self.example)
         nodes = list(self.gm.graph.nodes)
         index = {n.name: i for i, n in enumerate(nodes)}

@@ -45,3 +45,19 @@ class ConcatDepthwiseNet(nn.Module):
         x = torch.cat([self.a(x), self.b(x)], dim=1)
         x = self.pool(self.pw(self.dw(x)))
         return self.fc(torch.flatten(x, 1))
+
+
+def quadrant_loaders(n: int = 256, seed: int = 0, batch_size: int = 32):
+    """(train, validation) loaders of a small learnable task on 1x28x28 inputs: the class (0-3) is the
+    quadrant holding a bright square. Three quarters train, one quarter validate."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 28, 28, generator=g) * 0.3
+    y = torch.randint(0, 4, (n,), generator=g)
+    for i in range(n):
+        r, c = divmod(int(y[i]), 2)
+        x[i, 0, r * 14 : r * 14 + 14, c * 14 : c * 14 + 14] += 1.0
+    ds = torch.utils.data.TensorDataset(x, y)
+    train = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(0, n * 3 // 4)), batch_size=batch_size,
+                                        shuffle=True, generator=torch.Generator().manual_seed(seed + 1))
+    val = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(n * 3 // 4, n)), batch_size=64)
+    return train, val

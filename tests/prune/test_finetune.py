@@ -15,23 +15,9 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed")
 from edgeprune.errors import EdgePruneError  # noqa: E402
 from edgeprune.prune.finetune import check_loader_shape, evaluate, finetune  # noqa: E402
 from edgeprune.testing.torch_nets import ResidualNet  # noqa: E402
+from edgeprune.testing.torch_nets import quadrant_loaders as _loaders  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def _loaders(n=256, seed=0):
-    # A learnable task: the class is which quadrant holds the bright blob.
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 1, 28, 28, generator=g) * 0.3
-    y = torch.randint(0, 4, (n,), generator=g)
-    for i in range(n):
-        r, c = divmod(int(y[i]), 2)
-        x[i, 0, r * 14 : r * 14 + 14, c * 14 : c * 14 + 14] += 1.0
-    ds = torch.utils.data.TensorDataset(x, y)
-    train = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(0, n * 3 // 4)), batch_size=32,
-                                        shuffle=True, generator=torch.Generator().manual_seed(1))
-    val = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(n * 3 // 4, n)), batch_size=64)
-    return train, val
 
 
 def test_finetune_learns_and_keeps_best():

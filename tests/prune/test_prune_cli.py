@@ -73,6 +73,20 @@ def test_torch_model_pruned_to_macs_and_ram(factory, tmp_path):
     assert measured["peak_ram_bytes"] <= report["dense"]["peak_ram_bytes"] * 0.7
     assert report["float_ops"] == []
     assert {"macs", "ram"} == set(report["budgets"]) and all(b["met"] for b in report["budgets"].values())
+    # With --data, channels per group come from the allocation search: every candidate is listed, one chosen.
+    assert report["allocation"] == "search"
+    cands = report["allocation_candidates"]
+    assert {"uniform", "global"} <= {c["name"] for c in cands} and sum(c["chosen"] for c in cands) == 1
+    chosen = next(c for c in cands if c["chosen"])
+    assert chosen["adaptive_bn_accuracy"] == max(c["adaptive_bn_accuracy"] for c in cands)
+
+
+def test_allocation_search_needs_data(factory, tmp_path):
+    out = tmp_path / "pruned.tflite"
+    proc = run("prune", f"{factory}:make", "--input-shape", "1,1,28,28", "--target", "cortex-m4",
+               "--macs", "50%", "--allocation", "search", "-o", out, cwd=tmp_path)
+    one_line_error(proc, "--allocation search", "--data")
+    assert not out.exists()
 
 
 def test_build_runs_the_whole_chain(factory, tmp_path):
