@@ -129,7 +129,7 @@ def finetune(model: nn.Module, train_loader, val_loader, epochs: int, lr: float 
                 opt.step()
                 sched.step()
                 if bar is not None:
-                    bar.update(task, advance=1, status=f"loss {float(loss):.3f}")
+                    bar.update(task, advance=1, status=f"loss {loss.item():.3f}")
             _sync_from_rank0(model, world)  # the same weights and statistics everywhere, so the same choice
             acc = evaluate(model, val_loader)
             best.history.append({"epoch": epoch, "val_accuracy": acc})

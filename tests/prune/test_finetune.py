@@ -52,17 +52,9 @@ SCRIPT = textwrap.dedent('''
     torch.set_num_threads(1)
     sys.path[:0] = {paths!r}
     from edgeprune.prune.finetune import finetune, evaluate
-    from edgeprune.testing.torch_nets import ResidualNet
+    from edgeprune.testing.torch_nets import ResidualNet, quadrant_loaders
     torch.manual_seed(0)
-    n = 128
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 1, 28, 28, generator=g) * 0.3
-    y = torch.randint(0, 4, (n,), generator=g)
-    for i in range(n):
-        r, c = divmod(int(y[i]), 2)
-        x[i, 0, r * 14:r * 14 + 14, c * 14:c * 14 + 14] += 1.0
-    ds = torch.utils.data.TensorDataset(x, y)
-    train = torch.utils.data.DataLoader(ds, batch_size=16)
+    train, _ = quadrant_loaders(128, batch_size=16)
     model = ResidualNet(classes=4, width=4)
     res = finetune(model, train, train, epochs=3, lr=3e-2, progress=False)
     checksum = float(sum(p.double().sum() for p in model.parameters()))
