@@ -93,12 +93,12 @@ namespace neon {
  *  - SSHL by a non-negative amount is a non-saturating left shift: wraps like the scalar (uint32_t)x << left;
  *  - SQRDMULH is SaturatingRoundingDoublingHighMul (same rounding for both signs, same saturation);
  *  - RoundingDivideByPOT rounds half away from zero, SRSHL by a negative amount rounds half up: subtracting 1
- *    from negative values first (only when the shift is non-zero; saturating) makes them agree. */
+ *    from negative values first (only when the shift is non-zero) makes them agree. The subtraction (SSRA of
+ *    the sign of x & rsh) cannot wrap: with a multiplier in [0, 2^31) SQRDMULH never returns INT32_MIN. */
 static inline int32x4_t requantize(int32x4_t acc, int32x4_t mult, int32x4_t lsh, int32x4_t rsh) {
   acc = vshlq_s32(acc, lsh);
   acc = vqrdmulhq_s32(acc, mult);
-  const int32x4_t fix = vshrq_n_s32(vandq_s32(acc, rsh), 31);
-  return vrshlq_s32(vqaddq_s32(acc, fix), rsh);
+  return vrshlq_s32(vsraq_n_s32(acc, vandq_s32(acc, rsh), 31), rsh);
 }
 
 /* Two int32x4 of requantized values -> 8 int8 with the output offset and the activation clamp. Saturating
