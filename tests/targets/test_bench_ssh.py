@@ -24,7 +24,6 @@ needs_qemu = pytest.mark.skipif(shutil.which("qemu-aarch64") is None or shutil.w
                                 reason="qemu-aarch64 / aarch64-linux-gnu-g++ not installed")
 needs_sshd = pytest.mark.skipif(SSHD is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None,
                                 reason="openssh-server / openssh-client not installed (scripts/setup.sh installs them)")
-KWS = Path(__file__).resolve().parents[3] / "shared" / "models" / "kws_ref_model.tflite"
 
 DEVICE = """#!/bin/sh
 # A simulated Raspberry Pi behind sshd's ForceCommand.
@@ -131,9 +130,9 @@ def test_bench_over_ssh(device, small_build, capsys):
 
 @needs_qemu
 @needs_sshd
-@pytest.mark.skipif(not KWS.is_file(), reason="../shared/models/kws_ref_model.tflite not present")
-def test_bench_kws_over_ssh(device, capsys):
-    assert main(["bench", str(KWS), "--target", "rpi4", "--runs", "2", "--json", *_ssh_args(device)]) == 0
+def test_bench_kws_over_ssh(device, shared_model, capsys):
+    kws = shared_model("kws_ref_model.tflite")
+    assert main(["bench", str(kws), "--target", "rpi4", "--runs", "2", "--json", *_ssh_args(device)]) == 0
     assert json.loads(capsys.readouterr().out)["bit_exact"] is True
 
 
