@@ -3,55 +3,81 @@
 // |sum| <= 2 * 128 * 127 < 2^15) and SADALP folds them into int32. Bit-exact with ep_conv2d_s8.
 #include "edgeprune/detail/neon_gemm.h"
 
+#include <stdint.h>
+
 #if defined(__aarch64__) && defined(__ARM_NEON)
 namespace {
 
-static inline int32x4_t dot16(int32x4_t acc, int8x16_t x, int8x16_t w) {
-  int16x8_t t = vmull_s8(vget_low_s8(x), vget_low_s8(w));
-  t = vmlal_high_s8(t, x, w);
-  return vpadalq_s16(acc, t);
-}
+// One (pixel, channel) pair of a step: the 16 products of x (v24 + pixel) and w (v16 + channel) summed pairwise in
+// the int16 lanes of t, then added pairwise into the int32 accumulator (v0 + 4 * pixel + channel).
+#define EP_DOT16(acc, x, w, t)              \
+  "smull " t ".8h, " x ".8b, " w ".8b\n\t"   \
+  "smlal2 " t ".8h, " x ".16b, " w ".16b\n\t" \
+  "sadalp " acc ".4s, " t ".8h\n\t"
+#define EP_DOT16_PIXEL(a0, a1, a2, a3, x) \
+  EP_DOT16(a0, x, "v16", "v20")            \
+  EP_DOT16(a1, x, "v17", "v21")            \
+  EP_DOT16(a2, x, "v18", "v22")            \
+  EP_DOT16(a3, x, "v19", "v23")
 
 struct SmlalTile {
   const ep_conv2d_s8_neon_params *p;
 
   // Output channels [0, out_c) of 4 pixels.
-  void quad(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int8_t *r3, int32_t n, int8_t *out) const {
-    const int32_t out_c = p->out_c, steps = p->k_padded / 16;
+  void quad(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int8_t *r3, int32_t n,
+            const ep::neon::Segments &seg, int8_t *out) const {
+    const int32_t out_c = p->out_c;
     const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
     const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
     for (int32_t oc = 0; oc < out_c; oc += 4, rq += 4 * EP_NEON_RQ_FIELDS) {
-      int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-      int32x4_t a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-      for (int32_t s = 0, k = 0; s < steps; ++s, k += 16, w += 64) {
-        const int8x16x4_t f = vld1q_s8_x4(w);
-        const int8x16_t x0 = vld1q_s8(r0 + k), x1 = vld1q_s8(r1 + k);
-        a00 = dot16(a00, x0, f.val[0]);
-        a01 = dot16(a01, x0, f.val[1]);
-        a02 = dot16(a02, x0, f.val[2]);
-        a03 = dot16(a03, x0, f.val[3]);
-        a10 = dot16(a10, x1, f.val[0]);
-        a11 = dot16(a11, x1, f.val[1]);
-        a12 = dot16(a12, x1, f.val[2]);
-        a13 = dot16(a13, x1, f.val[3]);
-        const int8x16_t x2 = vld1q_s8(r2 + k), x3 = vld1q_s8(r3 + k);
-        a20 = dot16(a20, x2, f.val[0]);
-        a21 = dot16(a21, x2, f.val[1]);
-        a22 = dot16(a22, x2, f.val[2]);
-        a23 = dot16(a23, x2, f.val[3]);
-        a30 = dot16(a30, x3, f.val[0]);
-        a31 = dot16(a31, x3, f.val[1]);
-        a32 = dot16(a32, x3, f.val[2]);
-        a33 = dot16(a33, x3, f.val[3]);
+      // 56 instructions per 256 MACs, hand-scheduled: with intrinsics the compiler hoists the products ahead of
+      // their accumulations, runs out of vector registers and spills accumulators inside the loop. Leaves the
+      // four pixels' sums (lane = output channel) in sums[pixel].
+      int32x4_t sums[4];
+      {
+        intptr_t count = seg.count, base, k, end;
+        __asm__ volatile(
+            "movi v0.4s, #0\n\t" "movi v1.4s, #0\n\t" "movi v2.4s, #0\n\t" "movi v3.4s, #0\n\t"
+            "movi v4.4s, #0\n\t" "movi v5.4s, #0\n\t" "movi v6.4s, #0\n\t" "movi v7.4s, #0\n\t"
+            "movi v8.4s, #0\n\t" "movi v9.4s, #0\n\t" "movi v10.4s, #0\n\t" "movi v11.4s, #0\n\t"
+            "movi v12.4s, #0\n\t" "movi v13.4s, #0\n\t" "movi v14.4s, #0\n\t" "movi v15.4s, #0\n\t"
+            "mov %[base], #0\n\t"
+            "2:\n\t"
+            "mov %[k], %[base]\n\t"
+            "add %[end], %[base], %[bytes]\n\t"
+            "1:\n\t"
+            "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"
+            "ldr q24, [%[r0], %[k]]\n\t"
+            "ldr q25, [%[r1], %[k]]\n\t"
+            "ldr q26, [%[r2], %[k]]\n\t"
+            "ldr q27, [%[r3], %[k]]\n\t"
+            "add %[k], %[k], #16\n\t"
+            EP_DOT16_PIXEL("v0", "v1", "v2", "v3", "v24")
+            EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v25")
+            EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v26")
+            EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v27")
+            "cmp %[k], %[end]\n\t"
+            "b.lt 1b\n\t"
+            "add %[base], %[base], %[stride]\n\t"
+            "subs %[count], %[count], #1\n\t"
+            "b.ne 2b\n\t"
+            "addp v0.4s, v0.4s, v1.4s\n\t" "addp v2.4s, v2.4s, v3.4s\n\t" "addp v0.4s, v0.4s, v2.4s\n\t"
+            "addp v4.4s, v4.4s, v5.4s\n\t" "addp v6.4s, v6.4s, v7.4s\n\t" "addp v4.4s, v4.4s, v6.4s\n\t"
+            "addp v8.4s, v8.4s, v9.4s\n\t" "addp v10.4s, v10.4s, v11.4s\n\t" "addp v8.4s, v8.4s, v10.4s\n\t"
+            "addp v12.4s, v12.4s, v13.4s\n\t" "addp v14.4s, v14.4s, v15.4s\n\t" "addp v12.4s, v12.4s, v14.4s\n\t"
+            "stp q0, q4, [%[sums]]\n\t"
+            "stp q8, q12, [%[sums], #32]\n\t"
+            : [w] "+r"(w), [count] "+r"(count), [base] "=&r"(base), [k] "=&r"(k), [end] "=&r"(end)
+            : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [bytes] "r"((intptr_t)seg.bytes),
+              [stride] "r"((intptr_t)seg.stride), [sums] "r"(sums)
+            : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
+              "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27");
       }
       const int32x4_t bias = vld1q_s32(rq), m = vld1q_s32(rq + 4), l = vld1q_s32(rq + 8), r = vld1q_s32(rq + 12);
-      // Horizontal sums: lane o of pixel i's vector = sum of a_io.
-      const int32x4_t v0 = vaddq_s32(bias, vpaddq_s32(vpaddq_s32(a00, a01), vpaddq_s32(a02, a03)));
-      const int32x4_t v1 = vaddq_s32(bias, vpaddq_s32(vpaddq_s32(a10, a11), vpaddq_s32(a12, a13)));
-      const int32x4_t v2 = vaddq_s32(bias, vpaddq_s32(vpaddq_s32(a20, a21), vpaddq_s32(a22, a23)));
-      const int32x4_t v3 = vaddq_s32(bias, vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33)));
+      const int32x4_t v0 = vaddq_s32(bias, sums[0]), v1 = vaddq_s32(bias, sums[1]);
+      const int32x4_t v2 = vaddq_s32(bias, sums[2]), v3 = vaddq_s32(bias, sums[3]);
       using ep::neon::narrow;
       using ep::neon::requantize;
       const int8x8_t y01 = narrow(requantize(v0, m, l, r), requantize(v1, m, l, r), offset, lo, hi);
@@ -74,9 +100,10 @@ struct SmlalTile {
     }
   }
 
-  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, int8_t *out) const {
-    quad(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, out);
-    if (n > 4) quad(rows[4], rows[5], rows[6], rows[7], n - 4, out + (size_t)4 * p->out_c);
+  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Segments &seg,
+                  int8_t *out) const {
+    quad(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, seg, out);
+    if (n > 4) quad(rows[4], rows[5], rows[6], rows[7], n - 4, seg, out + (size_t)4 * p->out_c);
   }
 };
 

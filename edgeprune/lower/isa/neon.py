@@ -77,6 +77,21 @@ def pack_sdot(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(blocks.reshape(-1))
 
 
+def gemm_scratch_bytes(p: dict) -> int:
+    """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
+    zero point when the convolution reads outside it, then, unless each window row is a whole number of 16-byte
+    steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows."""
+    if p["direct"]:
+        return 0
+    padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
+    padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
+    copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
+    nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
+    if not (p["dilation_w"] == 1 and (p["filter_w"] * p["in_c"]) % 16 == 0):
+        nbytes += GEMM_PIXELS * p["k_padded"]
+    return nbytes
+
+
 @specializer("ep_conv2d_s8", requires={"neon"}, priority=PRIORITY)
 def conv2d_neon(call: KernelCall) -> KernelCall | None:
     return _conv2d(call, sdot=False)
@@ -110,7 +125,7 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
                   act_max=int(p["act_max"]), k_padded=k_padded, direct=direct)
     consts = {"rq": rq, "filter": pack_sdot(w2) if sdot else pack_smlal(w2)}
-    scratch = Scratch(16 if direct else GEMM_PIXELS * k_padded, name="im2col")
+    scratch = Scratch(max(16, gemm_scratch_bytes(params)), name="im2col")
     func = "ep_conv2d_s8_sdot" if sdot else "ep_conv2d_s8_neon"
     return KernelCall(call.op, func, "ep_conv2d_s8_neon_params", params=params, consts=consts,
                       args=[call.args[0], scratch, call.args[3]])

@@ -14,13 +14,18 @@ namespace neon {
 
 /* dst[0, n) = src[0, n) without a libc call for the short rows im2col copies. */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-  for (; n >= 16; n -= 16, dst += 16, src += 16) vst1q_s8(dst, vld1q_s8(src));
-  if (n >= 8) {
+  if (n >= 16) {  // 16-byte steps, the last one overlapping the previous
+    for (int32_t i = 0; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
+    vst1q_s8(dst + n - 16, vld1q_s8(src + n - 16));
+  } else if (n >= 8) {
     vst1_s8(dst, vld1_s8(src));
-    n -= 8, dst += 8, src += 8;
+    vst1_s8(dst + n - 8, vld1_s8(src + n - 8));
+  } else if (n >= 4) {
+    memcpy(dst, src, 4);
+    memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    for (int32_t i = 0; i < n; ++i) dst[i] = src[i];
   }
-  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
-  for (; n > 0; --n) *dst++ = *src++;
 }
 
 static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
@@ -29,38 +34,54 @@ static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
   for (; n > 0; --n) *dst++ = value;
 }
 
-static inline void im2col_pixel(const ep_conv2d_s8_neon_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
-                                int8_t *dst) {
-  const int32_t in_c = p->in_c, fw = p->filter_w, row_bytes = fw * in_c;
+/* The rows the convolution reads, [0, padded_h) x [0, padded_w) starting at (-pad_h, -pad_w): taps outside the input
+ * read the input zero point. */
+struct Source {
+  int32_t padded_h, padded_w;
+  bool copy;  // padding needed: the kernel builds the padded image in the scratch
+};
+
+static inline Source source_geometry(const ep_conv2d_s8_neon_params *p) {
+  Source s;
+  s.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
+  s.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
+  s.copy = p->pad_h > 0 || p->pad_w > 0 || s.padded_h > p->in_h || s.padded_w > p->in_w;
+  if (!s.copy) s.padded_h = p->in_h, s.padded_w = p->in_w;
+  return s;
+}
+
+static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s, const int8_t *in_b, int8_t *dst) {
+  const int32_t C = p->in_c, row_bytes = s.padded_w * C;
   const int8_t zp = (int8_t)p->input_zero_point;
-  const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-  const bool x_inside = p->dilation_w == 1 && ix0 >= 0 && ix0 + fw <= p->in_w;
-  for (int32_t fy = 0; fy < p->filter_h; ++fy, dst += row_bytes) {
-    const int32_t iy = iy0 + fy * p->dilation_h;
-    if (iy < 0 || iy >= p->in_h) {
+  const int32_t left = p->pad_w < s.padded_w ? p->pad_w : s.padded_w;
+  int32_t inside = s.padded_w - left < p->in_w ? s.padded_w - left : p->in_w;
+  if (inside < 0) inside = 0;
+  for (int32_t y = 0; y < s.padded_h; ++y, dst += row_bytes) {
+    const int32_t iy = y - p->pad_h;
+    if (iy < 0 || iy >= p->in_h || inside == 0) {
       fill_bytes(dst, zp, row_bytes);
       continue;
     }
-    const int8_t *row = in_b + (size_t)iy * p->in_w * in_c;
-    if (x_inside) {
-      copy_bytes(dst, row + ix0 * in_c, row_bytes);
-      continue;
-    }
-    for (int32_t fx = 0; fx < fw; ++fx) {
-      const int32_t ix = ix0 + fx * p->dilation_w;
-      if (ix < 0 || ix >= p->in_w) {
-        fill_bytes(dst + fx * in_c, zp, in_c);
-      } else {
-        copy_bytes(dst + fx * in_c, row + ix * in_c, in_c);
-      }
-    }
+    fill_bytes(dst, zp, left * C);
+    copy_bytes(dst + left * C, in_b + (size_t)iy * p->in_w * C, inside * C);
+    fill_bytes(dst + (left + inside) * C, zp, row_bytes - (left + inside) * C);
   }
-  const int32_t k = p->filter_h * row_bytes;
-  if (p->k_padded > k) memset(dst, 0, (size_t)(p->k_padded - k));
 }
 
-/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, int8_t *out) computes all
- * output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row n - 1). */
+/* Whether the GEMM reads the filter_h rows of a window straight from the (padded) image: each row is
+ * filter_w * in_c contiguous bytes, a whole number of 16-byte steps. */
+static inline bool reads_segments(const ep_conv2d_s8_neon_params *p) {
+  return p->dilation_w == 1 && (p->filter_w * p->in_c) % 16 == 0;
+}
+
+/* The GEMM row segments of a tile: segments x segment_bytes, the first at rows[i], the next segment_stride
+ * bytes further. */
+struct Segments {
+  int32_t count, bytes, stride;
+};
+
+/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Segments &seg, int8_t *out)
+ * computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row n - 1). */
 template <class Tile>
 static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                   int8_t *output, const Tile &tile) {
@@ -68,29 +89,60 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       p->k_padded < p->filter_h * p->filter_w * p->in_c || p->k_padded % 16 != 0 ||
       (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)))
     return EP_ERROR_ARGUMENT;
-  const int32_t total = p->batches * p->out_h * p->out_w;
+  const Source src = p->direct ? Source{p->in_h, p->in_w, false} : source_geometry(p);
+  const bool segments = p->direct || reads_segments(p);
   const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
-  int8_t *cols = (int8_t *)scratch;
-  int32_t b = 0, oy = 0, ox = 0;  // the next pixel to gather
-  for (int32_t q = 0; q < total; q += EP_NEON_GEMM_PIXELS) {
-    const int32_t n = total - q < EP_NEON_GEMM_PIXELS ? total - q : EP_NEON_GEMM_PIXELS;
-    const int8_t *rows[EP_NEON_GEMM_PIXELS];
-    for (int32_t i = 0; i < n; ++i) {
-      const int8_t *in_b = input + (size_t)b * in_image;
-      if (p->direct) {
-        rows[i] = in_b + ((size_t)oy * p->stride_h * p->in_w + (size_t)ox * p->stride_w) * p->in_c;
-      } else {
-        int8_t *dst = cols + (size_t)i * p->k_padded;
-        im2col_pixel(p, in_b, oy, ox, dst);
-        rows[i] = dst;
-      }
-      if (++ox == p->out_w) {
-        ox = 0;
-        if (++oy == p->out_h) oy = 0, ++b;
-      }
+  const size_t src_row = (size_t)src.padded_w * p->in_c;
+  int8_t *padded = (int8_t *)scratch;
+  int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
+  const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes;
+  Segments seg;
+  if (p->direct) {
+    seg = Segments{1, p->k_padded, 0};
+  } else if (segments) {
+    seg = Segments{p->filter_h, row_bytes, (int32_t)(src_row * p->dilation_h)};
+  } else {
+    seg = Segments{1, p->k_padded, 0};
+  }
+  if (!segments && p->k_padded > k) {  // the K tail of the im2col rows multiplies zero weights: make it finite
+    for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) memset(cols + (size_t)i * p->k_padded + k, 0, (size_t)(p->k_padded - k));
+  }
+  const int32_t pixels = p->out_h * p->out_w;
+  int8_t *out = output;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *image = input + (size_t)b * in_image;
+    if (src.copy) {
+      pad_image(p, src, image, padded);
+      image = padded;
     }
-    for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
-    tile(rows, n, output + (size_t)q * p->out_c);
+    int32_t oy = 0, ox = 0;  // the next pixel to gather
+    for (int32_t q = 0; q < pixels; q += EP_NEON_GEMM_PIXELS) {
+      const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
+      const int8_t *rows[EP_NEON_GEMM_PIXELS];
+      for (int32_t i = 0; i < n; ++i) {
+        const int8_t *window = image + (size_t)oy * p->stride_h * src_row + (size_t)ox * p->stride_w * p->in_c;
+        if (segments) {
+          rows[i] = window;
+        } else {
+          // im2col from the padded image: every tap is inside it.
+          int8_t *dst = cols + (size_t)i * p->k_padded;
+          for (int32_t fy = 0; fy < p->filter_h; ++fy) {
+            const int8_t *r = window + (size_t)fy * p->dilation_h * src_row;
+            if (p->dilation_w == 1) {
+              copy_bytes(dst + fy * row_bytes, r, row_bytes);
+            } else {
+              for (int32_t fx = 0; fx < p->filter_w; ++fx)
+                copy_bytes(dst + fy * row_bytes + fx * p->in_c, r + (size_t)fx * p->dilation_w * p->in_c, p->in_c);
+            }
+          }
+          rows[i] = dst;
+        }
+        if (++ox == p->out_w) ox = 0, ++oy;
+      }
+      for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
+      tile(rows, n, seg, out + (size_t)q * p->out_c);
+    }
+    out += (size_t)pixels * p->out_c;
   }
   return EP_OK;
 }
