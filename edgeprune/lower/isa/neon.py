@@ -83,9 +83,7 @@ def gemm_scratch_bytes(p: dict) -> int:
     steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows."""
     if p["direct"]:
         return 0
-    padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
-    padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
-    copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
+    padded_h, padded_w, copy = _padded(p)
     nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
     if not (p["dilation_w"] == 1 and (p["filter_w"] * p["in_c"]) % 16 == 0):
         nbytes += GEMM_PIXELS * p["k_padded"]
@@ -131,6 +129,25 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
                       args=[call.args[0], scratch, call.args[3]])
 
 
+def depthwise_blocks(c: int) -> list[int]:
+    """First channel of each 16-channel block of ep_depthwise_conv2d_s8_neon: 0, 16, ..., and C - 16 last."""
+    n = -(-c // 16)
+    return [16 * i if i + 1 < n else max(c - 16, 0) for i in range(n)]
+
+
+def _padded(p: dict) -> tuple[int, int, bool]:
+    padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
+    padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
+    copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
+    return padded_h, padded_w, copy
+
+
+def depthwise_scratch_bytes(p: dict) -> int:
+    """Scratch of ep_depthwise_conv2d_s8_neon: the tap offsets (int32), then the zero-point-padded image."""
+    padded_h, padded_w, copy = _padded(p)
+    return -(-(4 * p["filter_h"] * p["filter_w"]) // 16) * 16 + (padded_h * padded_w * p["in_c"] if copy else 0)
+
+
 @specializer("ep_depthwise_conv2d_s8", requires={"neon"}, priority=PRIORITY)
 def depthwise_conv2d_neon(call: KernelCall) -> KernelCall | None:
     p = call.params
@@ -145,14 +162,20 @@ def depthwise_conv2d_neon(call: KernelCall) -> KernelCall | None:
         return None
     off = int(p["input_offset"])
     folded = bias + off * w.reshape(-1, c).astype(np.int64).sum(axis=0)
-    rq = rq_fields(folded, call.consts["out_multiplier"], call.consts["out_shift"], c)
+    starts = depthwise_blocks(c)
+    fields = rq_fields(folded, call.consts["out_multiplier"], call.consts["out_shift"], max(c, 16))
+    fields = fields.reshape(4, -1)
+    rq = np.ascontiguousarray(np.stack([fields[:, s:s + 16] for s in starts])).reshape(-1)
+    taps = w.reshape(-1, c).astype(np.int8)
+    if c < 16:
+        taps = np.concatenate([taps, np.zeros((taps.shape[0], 16 - c), dtype=np.int8)], axis=1)
+    packed = np.ascontiguousarray(np.stack([taps[:, s:s + 16] for s in starts])).reshape(-1)
     params = {key: int(p[key]) for key in GEOMETRY}
     params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
                   act_max=int(p["act_max"]))
-    taps = int(p["filter_h"]) * int(p["filter_w"])
-    scratch = Scratch(8 * (taps + 1) + -(-c // 16) * 16, name="dw_taps")  # EP_NEON_DW_SCRATCH_BYTES
+    scratch = Scratch(depthwise_scratch_bytes(params), name="dw_padded")
     return KernelCall(call.op, "ep_depthwise_conv2d_s8_neon", "ep_depthwise_conv2d_s8_neon_params", params=params,
-                      consts={"rq": rq}, args=[call.args[0], call.args[1], scratch, call.args[3]])
+                      consts={"rq": rq, "filter": packed}, args=[call.args[0], call.args[1], scratch, call.args[3]])
 
 
 @specializer("ep_add_s8", requires={"neon"}, priority=PRIORITY)

@@ -28,7 +28,9 @@ EP_EXTERN_C_BEGIN
 #define EP_NEON_GEMM_PIXELS 8   /* output pixels per GEMM step (im2col rows in the scratch) */
 
 /* CONV_2D as a GEMM over output pixels. direct = 1: 1x1 filter, no padding, in_c % 16 == 0: the GEMM reads the
- * input pixels in place; otherwise EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes in the scratch. */
+ * input pixels in place. Otherwise the scratch holds the input padded with its zero point (when the filter reads
+ * outside it), and the GEMM reads each window's filter_h rows in place from it when filter_w * in_c is a multiple of
+ * 16 (dilation_w 1), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes that follow it in the scratch. */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
@@ -46,7 +48,7 @@ typedef struct {
   const int8_t *filter; /* packed, see above */
 } ep_conv2d_s8_neon_params;
 
-#define EP_NEON_GEMM_SCRATCH_BYTES(k_padded) ((size_t)EP_NEON_GEMM_PIXELS * (size_t)(k_padded))
+#define EP_NEON_GEMM_SCRATCH_BYTES(k_padded) ((size_t)EP_NEON_GEMM_PIXELS * (size_t)(k_padded)) /* im2col rows */
 
 ep_status ep_conv2d_s8_neon(const ep_conv2d_s8_neon_params *params, const int8_t *input, void *scratch,
                             int8_t *output);
@@ -54,9 +56,11 @@ ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *params, const int8_t
                             int8_t *output);
 
 /* DEPTHWISE_CONV_2D with depth_multiplier 1, 16 channels per step, two taps summed in int16 (SMULL + SMLAL, then
- * SADDW into int32; weights in [-127, 127]). The filter is TFLite's [1, H, W, C]; rq is [4 fields][C] (bias',
- * multiplier, left shift, right shift). The scratch holds the per-pixel tap pointers and one row of the input
- * zero point (EP_NEON_DW_SCRATCH_BYTES). */
+ * SADDW into int32; weights in [-127, 127]). Channel blocks: [16 i, 16 i + 16) for i < ceil(C/16) - 1, the last one
+ * [C - 16, C) (C >= 16; [0, 16) zero-padded when C < 16). Per block, the packed filter holds [taps][16] int8 and
+ * rq [4 fields][16] int32 (bias', multiplier, left shift, right shift). The filter argument is TFLite's
+ * [1, H, W, C] (used when C < 16). Scratch: the tap offsets (int32 [filter_h * filter_w], rounded up to 16
+ * bytes), then, when the filter reads outside the input, the input padded with its zero point. */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
@@ -68,11 +72,9 @@ typedef struct {
   int32_t input_zero_point;
   int32_t output_offset;
   int32_t act_min, act_max;
-  const int32_t *rq; /* [EP_NEON_RQ_FIELDS][out_c] */
+  const int32_t *rq;     /* [blocks][EP_NEON_RQ_FIELDS][16] */
+  const int8_t *filter;  /* [blocks][filter_h * filter_w][16] */
 } ep_depthwise_conv2d_s8_neon_params;
-
-#define EP_NEON_DW_SCRATCH_BYTES(filter_h, filter_w, in_c) \
-  (8u * ((size_t)(filter_h) * (size_t)(filter_w) + 1u) + (((size_t)(in_c) + 15u) & ~(size_t)15u))
 
 ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_neon_params *params, const int8_t *input,
                                       const int8_t *filter, void *scratch, int8_t *output);
