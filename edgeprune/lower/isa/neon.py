@@ -1,5 +1,6 @@
 """AArch64 NEON specializations (Raspberry Pi 4 / 5): int8 CONV_2D as a register-blocked GEMM (SMULL/SMLAL2 +
-SADALP on any Armv8-A, SDOT with the "dotprod" feature), DEPTHWISE_CONV_2D and ADD: csrc/kernels/*_neon.cc.
+SADALP on any Armv8-A, SDOT with the "dotprod" feature), DEPTHWISE_CONV_2D, ADD and AVERAGE_POOL_2D:
+csrc/kernels/*_neon.cc and *_sdot.cc.
 
 Each rewrite is an exact integer identity of the portable kernel (see csrc/include/edgeprune/kernels/conv_neon.h):
 the input offset is folded into the bias (padded taps read the input zero point, where x + offset == 0), the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeprune.analysis.inplace import window_call_lag
 from edgeprune.ir import Tensor
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
@@ -22,7 +24,7 @@ GEMM_PIXELS = 8  # EP_NEON_GEMM_PIXELS
 GEOMETRY = ("batches", "in_h", "in_w", "in_c", "filter_h", "filter_w", "out_h", "out_w", "out_c",
             "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w")
 # The specializers below can be switched off (e.g. to measure the portable kernels on an rpi target).
-ENABLED = {"conv": True, "sdot": True, "depthwise": True, "add": True}
+ENABLED = {"conv": True, "sdot": True, "depthwise": True, "add": True, "avg_pool": True}
 
 
 def _wrap_i32(v: np.ndarray) -> np.ndarray:
@@ -185,4 +187,15 @@ def add_neon(call: KernelCall) -> KernelCall | None:
     out = KernelCall(call.op, "ep_add_s8_neon", call.params_type, params=dict(call.params), consts=dict(call.consts),
                      args=list(call.args), outputs=call.outputs)
     out.inplace_lag_bytes = 0  # element i is read (16 at a time) before element i is written
+    return out
+
+
+@specializer("ep_avg_pool_s8", requires={"neon"}, priority=PRIORITY)
+def avg_pool_neon(call: KernelCall) -> KernelCall | None:
+    if not ENABLED["avg_pool"]:
+        return None
+    out = KernelCall(call.op, "ep_avg_pool_s8_neon", call.params_type, params=dict(call.params),
+                     consts=dict(call.consts), args=list(call.args), outputs=call.outputs)
+    # As the portable kernel: all of a pixel's window sums go to the scratch before the pixel is written.
+    out.inplace_lag_bytes = window_call_lag(out, pixel_group=1)
     return out

@@ -1,5 +1,5 @@
-/* edgeprune runtime: AArch64 NEON int8 kernels for CONV_2D, DEPTHWISE_CONV_2D and ADD (Raspberry Pi 4 / 5).
- * Bit-exact with the portable ep_conv2d_s8 / ep_depthwise_conv2d_s8 / ep_add_s8.
+/* edgeprune runtime: AArch64 NEON int8 kernels for CONV_2D, DEPTHWISE_CONV_2D, ADD and AVERAGE_POOL_2D (Raspberry
+ * Pi 4 / 5). Bit-exact with the portable ep_conv2d_s8 / ep_depthwise_conv2d_s8 / ep_add_s8 / ep_avg_pool_s8.
  *
  * Build-time rewrites (edgeprune/lower/isa/neon.py):
  *  - input offset folded into the bias: bias'[oc] = bias[oc] + input_offset * sum(filter[oc]) (mod 2^32, as the
@@ -21,6 +21,7 @@
 
 #include "edgeprune/common.h"
 #include "edgeprune/kernels/elementwise.h"
+#include "edgeprune/kernels/pooling.h"
 
 EP_EXTERN_C_BEGIN
 
@@ -82,6 +83,10 @@ ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_neon_params *
 /* ADD without broadcasting (the portable ep_add_s8 params; broadcast must be 0), 16 elements per step. */
 ep_status ep_add_s8_neon(const ep_add_s8_params *params, const int8_t *input1, const int8_t *input2,
                          int8_t *output);
+
+/* AVERAGE_POOL_2D (the portable params and scratch: channels * 4 bytes), window sums 16 channels at a time. */
+ep_status ep_avg_pool_s8_neon(const ep_avg_pool_s8_params *params, const int8_t *input, int8_t *output,
+                              void *scratch);
 
 EP_EXTERN_C_END
 
