@@ -20,6 +20,7 @@ namespace {
   EP_DOT16(a2, x, "v18", "v22")            \
   EP_DOT16(a3, x, "v19", "v23")
 
+template <bool LEFT>
 struct SmlalTile {
   const ep_conv2d_s8_neon_params *p;
 
@@ -78,10 +79,8 @@ struct SmlalTile {
       const int32x4_t bias = vld1q_s32(rq), m = vld1q_s32(rq + 4), l = vld1q_s32(rq + 8), r = vld1q_s32(rq + 12);
       const int32x4_t v0 = vaddq_s32(bias, sums[0]), v1 = vaddq_s32(bias, sums[1]);
       const int32x4_t v2 = vaddq_s32(bias, sums[2]), v3 = vaddq_s32(bias, sums[3]);
-      using ep::neon::narrow;
-      using ep::neon::requantize;
-      const int8x8_t y01 = narrow(requantize(v0, m, l, r), requantize(v1, m, l, r), offset, lo, hi);
-      const int8x8_t y23 = narrow(requantize(v2, m, l, r), requantize(v3, m, l, r), offset, lo, hi);
+      const int8x8_t y01 = ep::neon::narrow(rescale(v0, m, l, r), rescale(v1, m, l, r), offset, lo, hi);
+      const int8x8_t y23 = ep::neon::narrow(rescale(v2, m, l, r), rescale(v3, m, l, r), offset, lo, hi);
       const int32_t left = out_c - oc;
       int8_t *dst = out + oc;
       if (left >= 4) {
@@ -100,6 +99,12 @@ struct SmlalTile {
     }
   }
 
+  static inline int32x4_t rescale(int32x4_t v, int32x4_t m, int32x4_t l, int32x4_t r) {
+    if (LEFT) v = vshlq_s32(v, l);
+    v = vqrdmulhq_s32(v, m);
+    return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, r), 31), r);
+  }
+
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Segments &seg,
                   int8_t *out) const {
     quad(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, seg, out);
@@ -113,7 +118,8 @@ struct SmlalTile {
 extern "C" ep_status ep_conv2d_s8_neon(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                        int8_t *output) {
 #if defined(__aarch64__) && defined(__ARM_NEON)
-  return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile{p});
+  if (p->left_shifts) return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<true>{p});
+  return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<false>{p});
 #else
   (void)p, (void)input, (void)scratch, (void)output;
   return EP_ERROR_ARGUMENT;

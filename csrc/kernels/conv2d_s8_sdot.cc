@@ -5,6 +5,33 @@
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
 namespace {
 
+// Requantization of an 8-channel tile, two pixels at a time (16 int8 lanes for the offset, the narrowing and the
+// clamp).
+struct Requant {
+  int32x4_t m0, m1, l0, l1, s0, s1;
+  int16x8_t offset;
+  int8x8_t lo, hi;
+
+  template <bool LEFT>
+  inline int16x8_t half(int32x4_t a, int32x4_t b) const {
+    if (LEFT) a = vshlq_s32(a, l0), b = vshlq_s32(b, l1);
+    a = vqrdmulhq_s32(a, m0);
+    b = vqrdmulhq_s32(b, m1);
+    a = vrshlq_s32(vsraq_n_s32(a, vandq_s32(a, s0), 31), s0);
+    b = vrshlq_s32(vsraq_n_s32(b, vandq_s32(b, s1), 31), s1);
+    return vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
+  }
+
+  template <bool LEFT>
+  inline void store_pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1, int8_t *da, int8_t *db) const {
+    const int8x16_t y = vqmovn_high_s16(vqmovn_s16(half<LEFT>(a0, a1)), half<LEFT>(b0, b1));
+    const int8x16_t c = vminq_s8(vmaxq_s8(y, vcombine_s8(lo, lo)), vcombine_s8(hi, hi));
+    vst1_s8(da, vget_low_s8(c));
+    vst1q_lane_s64((int64_t *)(void *)db, vreinterpretq_s64_s8(c), 1);
+  }
+};
+
+template <bool LEFT>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
 
@@ -47,22 +74,25 @@ struct SdotTile {
         EP_SDOT_PIXEL(r7, a70, a71)
 #undef EP_SDOT_PIXEL
       }
-      const int32x4_t m0 = vld1q_s32(rq + 8), m1 = vld1q_s32(rq + 12);
-      const int32x4_t l0 = vld1q_s32(rq + 16), l1 = vld1q_s32(rq + 20);
-      const int32x4_t s0 = vld1q_s32(rq + 24), s1 = vld1q_s32(rq + 28);
+      const Requant r{vld1q_s32(rq + 8),  vld1q_s32(rq + 12), vld1q_s32(rq + 16), vld1q_s32(rq + 20),
+                      vld1q_s32(rq + 24), vld1q_s32(rq + 28), offset, lo, hi};
+      int8_t *dst = out + oc;
       const int32_t left = out_c - oc;
-      const int32x4_t acc[EP_NEON_GEMM_PIXELS][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                                                     {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
-      for (int32_t i = 0; i < n; ++i) {
-        const int8x8_t v = ep::neon::narrow(ep::neon::requantize(acc[i][0], m0, l0, s0),
-                                            ep::neon::requantize(acc[i][1], m1, l1, s1), offset, lo, hi);
-        int8_t *dst = out + (size_t)i * out_c + oc;
-        if (left >= 8) {
-          vst1_s8(dst, v);
-        } else {
-          ep::neon::store_partial(dst, v, left);
-        }
+      if (left >= 8 && n == EP_NEON_GEMM_PIXELS) {
+        r.store_pair<LEFT>(a00, a01, a10, a11, dst, dst + out_c);
+        r.store_pair<LEFT>(a20, a21, a30, a31, dst + 2 * out_c, dst + 3 * out_c);
+        r.store_pair<LEFT>(a40, a41, a50, a51, dst + 4 * out_c, dst + 5 * out_c);
+        r.store_pair<LEFT>(a60, a61, a70, a71, dst + 6 * out_c, dst + 7 * out_c);
+        continue;
       }
+      int8_t tmp[EP_NEON_GEMM_PIXELS][8];
+      r.store_pair<LEFT>(a00, a01, a10, a11, tmp[0], tmp[1]);
+      r.store_pair<LEFT>(a20, a21, a30, a31, tmp[2], tmp[3]);
+      r.store_pair<LEFT>(a40, a41, a50, a51, tmp[4], tmp[5]);
+      r.store_pair<LEFT>(a60, a61, a70, a71, tmp[6], tmp[7]);
+      const int32_t count = left < 8 ? left : 8;
+      for (int32_t i = 0; i < n; ++i)
+        for (int32_t o = 0; o < count; ++o) dst[(size_t)i * out_c + o] = tmp[i][o];
     }
   }
 };
@@ -73,7 +103,8 @@ struct SdotTile {
 extern "C" ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                        int8_t *output) {
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
-  return ep::neon::conv_gemm(p, input, scratch, output, SdotTile{p});
+  if (p->left_shifts) return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<true>{p});
+  return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<false>{p});
 #else
   (void)p, (void)input, (void)scratch, (void)output;
   return EP_ERROR_ARGUMENT;

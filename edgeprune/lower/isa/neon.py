@@ -123,7 +123,8 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
                  and int(p["in_c"]) % 16 == 0)
     params = {key: int(p[key]) for key in GEOMETRY}
     params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
-                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct)
+                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct,
+                  left_shifts=int(bool(np.any(np.asarray(call.consts["out_shift"]) > 0))))
     consts = {"rq": rq, "filter": pack_sdot(w2) if sdot else pack_smlal(w2)}
     scratch = Scratch(max(16, gemm_scratch_bytes(params)), name="im2col")
     func = "ep_conv2d_s8_sdot" if sdot else "ep_conv2d_s8_neon"

@@ -45,6 +45,7 @@ typedef struct {
   int32_t act_min, act_max;
   int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16 */
   int32_t direct;
+  int32_t left_shifts; /* 1 when some output channel's shift is positive (else the left-shift step is skipped) */
   const int32_t *rq;    /* [ceil(out_c/T)][EP_NEON_RQ_FIELDS][T] */
   const int8_t *filter; /* packed, see above */
 } ep_conv2d_s8_neon_params;
