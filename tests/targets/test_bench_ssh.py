@@ -167,3 +167,12 @@ def test_bench_rejects_bare_metal_targets(small_build, capsys):
     assert "Linux boards" in err
     err = _error(capsys, ["bench", str(small_build), "--target", "rpi5"])
     assert "built for rpi4" in err
+
+
+@pytest.mark.skipif(shutil.which("qemu-arm") is None or shutil.which("arm-linux-gnueabihf-g++") is None,
+                    reason="qemu-arm / arm-linux-gnueabihf-g++ not installed")
+def test_bench_armv7_hard_float_under_qemu_arm(small_build, capsys):
+    model = small_build.parent / "cnn.tflite"
+    assert main(["bench", str(model), "--target", "rpi4-armv7", "--runs", "2", "--warmup", "0", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["bit_exact"] is True and r["device"].startswith("qemu-arm -cpu cortex-a15") and r["instructions"] > 0
