@@ -19,6 +19,16 @@ namespace {
   EP_DOT16(a1, x, "v17", "v21")            \
   EP_DOT16(a2, x, "v18", "v22")            \
   EP_DOT16(a3, x, "v19", "v23")
+// The first step of a tile: SADDLP starts the accumulators (no zeroing needed).
+#define EP_DOT16_FIRST(acc, x, w, t)         \
+  "smull " t ".8h, " x ".8b, " w ".8b\n\t"   \
+  "smlal2 " t ".8h, " x ".16b, " w ".16b\n\t" \
+  "saddlp " acc ".4s, " t ".8h\n\t"
+#define EP_DOT16_PIXEL_FIRST(a0, a1, a2, a3, x) \
+  EP_DOT16_FIRST(a0, x, "v16", "v20")            \
+  EP_DOT16_FIRST(a1, x, "v17", "v21")            \
+  EP_DOT16_FIRST(a2, x, "v18", "v22")            \
+  EP_DOT16_FIRST(a3, x, "v19", "v23")
 
 template <bool LEFT>
 struct SmlalTile {
@@ -40,11 +50,20 @@ struct SmlalTile {
       {
         intptr_t count = seg.count, base, k, end;
         __asm__ volatile(
-            "movi v0.4s, #0\n\t" "movi v1.4s, #0\n\t" "movi v2.4s, #0\n\t" "movi v3.4s, #0\n\t"
-            "movi v4.4s, #0\n\t" "movi v5.4s, #0\n\t" "movi v6.4s, #0\n\t" "movi v7.4s, #0\n\t"
-            "movi v8.4s, #0\n\t" "movi v9.4s, #0\n\t" "movi v10.4s, #0\n\t" "movi v11.4s, #0\n\t"
-            "movi v12.4s, #0\n\t" "movi v13.4s, #0\n\t" "movi v14.4s, #0\n\t" "movi v15.4s, #0\n\t"
+            // k = 0 of the first segment
+            "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"
+            "ldr q24, [%[r0]]\n\t"
+            "ldr q25, [%[r1]]\n\t"
+            "ldr q26, [%[r2]]\n\t"
+            "ldr q27, [%[r3]]\n\t"
+            EP_DOT16_PIXEL_FIRST("v0", "v1", "v2", "v3", "v24")
+            EP_DOT16_PIXEL_FIRST("v4", "v5", "v6", "v7", "v25")
+            EP_DOT16_PIXEL_FIRST("v8", "v9", "v10", "v11", "v26")
+            EP_DOT16_PIXEL_FIRST("v12", "v13", "v14", "v15", "v27")
             "mov %[base], #0\n\t"
+            "mov %[k], #16\n\t"
+            "mov %[end], %[bytes]\n\t"
+            "b 3f\n\t"
             "2:\n\t"
             "mov %[k], %[base]\n\t"
             "add %[end], %[base], %[bytes]\n\t"
@@ -59,6 +78,7 @@ struct SmlalTile {
             EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v25")
             EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v26")
             EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v27")
+            "3:\n\t"
             "cmp %[k], %[end]\n\t"
             "b.lt 1b\n\t"
             "add %[base], %[base], %[stride]\n\t"

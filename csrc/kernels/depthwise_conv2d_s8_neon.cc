@@ -11,8 +11,16 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 namespace {
 
-using ep::neon::narrow;
 using ep::neon::requantize;
+
+// 16 requantized channels -> int8 with the output offset and the clamp, narrowed as one 16-lane vector.
+static inline void store16(int8_t *dst, int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3, int16x8_t offset,
+                           int8x8_t lo, int8x8_t hi) {
+  const int16x8_t l = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a0), a1), offset);
+  const int16x8_t h = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a2), a3), offset);
+  const int8x16_t y = vqmovn_high_s16(vqmovn_s16(l), h);
+  vst1q_s8(dst, vminq_s8(vmaxq_s8(y, vcombine_s8(lo, lo)), vcombine_s8(hi, hi)));
+}
 
 struct Geometry {
   int32_t padded_h, padded_w;
@@ -85,7 +93,7 @@ static inline void block16(const int8_t *x, const int32_t *taps, int32_t n_taps,
   a1 = requantize(a1, m.val[1], none, rs.val[1]);
   a2 = requantize(a2, m.val[2], none, rs.val[2]);
   a3 = requantize(a3, m.val[3], none, rs.val[3]);
-  vst1q_s8(dst, vcombine_s8(narrow(a0, a1, offset, lo, hi), narrow(a2, a3, offset, lo, hi)));
+  store16(dst, a0, a1, a2, a3, offset, lo, hi);
 }
 
 // The 3x3 case of block16 with the tap offsets in registers and the weights loaded four taps per LD1.
@@ -134,7 +142,7 @@ static inline void block16_9(const int8_t *x, const int32_t *o, const int8_t *w,
   a1 = requantize(a1, m.val[1], none, rs.val[1]);
   a2 = requantize(a2, m.val[2], none, rs.val[2]);
   a3 = requantize(a3, m.val[3], none, rs.val[3]);
-  vst1q_s8(dst, vcombine_s8(narrow(a0, a1, offset, lo, hi), narrow(a2, a3, offset, lo, hi)));
+  store16(dst, a0, a1, a2, a3, offset, lo, hi);
 }
 
 template <int TAPS, bool LEFT>

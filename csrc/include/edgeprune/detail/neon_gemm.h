@@ -108,6 +108,11 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
     for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) memset(cols + (size_t)i * p->k_padded + k, 0, (size_t)(p->k_padded - k));
   }
   const int32_t pixels = p->out_h * p->out_w;
+  // Locals: the im2col stores (int8_t) may alias *p, so the compiler would reload every field per row.
+  const int32_t filter_h = p->filter_h, filter_w = p->filter_w, in_c = p->in_c, dilation_w = p->dilation_w;
+  const int32_t k_padded = p->k_padded, out_w = p->out_w;
+  const size_t tap_row = src_row * (size_t)p->dilation_h, y_step = src_row * (size_t)p->stride_h;
+  const size_t x_step = (size_t)p->stride_w * (size_t)in_c;
   int8_t *out = output;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *image = input + (size_t)b * in_image;
@@ -120,24 +125,28 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
       for (int32_t i = 0; i < n; ++i) {
-        const int8_t *window = image + (size_t)oy * p->stride_h * src_row + (size_t)ox * p->stride_w * p->in_c;
+        const int8_t *window = image + (size_t)oy * y_step + (size_t)ox * x_step;
         if (segments) {
           rows[i] = window;
         } else {
           // im2col from the padded image: every tap is inside it.
-          int8_t *dst = cols + (size_t)i * p->k_padded;
-          for (int32_t fy = 0; fy < p->filter_h; ++fy) {
-            const int8_t *r = window + (size_t)fy * p->dilation_h * src_row;
-            if (p->dilation_w == 1) {
-              copy_bytes(dst + fy * row_bytes, r, row_bytes);
-            } else {
-              for (int32_t fx = 0; fx < p->filter_w; ++fx)
-                copy_bytes(dst + fy * row_bytes + fx * p->in_c, r + (size_t)fx * p->dilation_w * p->in_c, p->in_c);
+          int8_t *dst = cols + (size_t)i * k_padded;
+          if (dilation_w == 1 && row_bytes == 4) {  // e.g. in_c 1 with a 4-wide filter: one word per row
+            for (int32_t fy = 0; fy < filter_h; ++fy) memcpy(dst + 4 * fy, window + (size_t)fy * tap_row, 4);
+          } else {
+            for (int32_t fy = 0; fy < filter_h; ++fy) {
+              const int8_t *r = window + (size_t)fy * tap_row;
+              if (dilation_w == 1) {
+                copy_bytes(dst + fy * row_bytes, r, row_bytes);
+              } else {
+                for (int32_t fx = 0; fx < filter_w; ++fx)
+                  copy_bytes(dst + fy * row_bytes + fx * in_c, r + (size_t)fx * dilation_w * in_c, in_c);
+              }
             }
           }
           rows[i] = dst;
         }
-        if (++ox == p->out_w) ox = 0, ++oy;
+        if (++ox == out_w) ox = 0, ++oy;
       }
       for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
       tile(rows, n, seg, out + (size_t)q * p->out_c);
