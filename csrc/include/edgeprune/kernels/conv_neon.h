@@ -7,12 +7,13 @@
  *    point (x + input_offset == 0 there), so the fold is exact at the borders too.
  *  - requantization per output-channel tile ("rq"): int32 [ceil(out_c/T)][4 fields][T], fields = bias',
  *    multiplier, left shift (max(shift, 0)), right shift (min(shift, 0), an SRSHL amount); T = the tile's
- *    output channels (4 for SMLAL, 8 for SDOT, and 4 fields x out_c for depthwise).
+ *    output channels (4 for SMLAL, 8 for SDOT, 16 per channel block for depthwise).
  *  - GEMM filters re-laid-out in the micro-kernel's panel order, zero-padded (zero weights add exactly 0), K
  *    (= filter_h * filter_w * in_c) padded to a multiple of 16:
  *      ep_conv2d_s8_neon (SMULL/SMLAL2 + SADALP, any Armv8-A): [ceil(oc/4)][K/16][4 oc][16 k]. int16 holds the
  *        sum of two products only if no weight is -128 (|x * w| <= 128 * 127): the specializer checks it.
  *      ep_conv2d_s8_sdot (SDOT by element, Armv8.2-A dotprod): [ceil(oc/8)][K/16][4 k-groups][2][4 oc][4 k].
+ *  - depthwise filters and rq packed per 16-channel block (see ep_depthwise_conv2d_s8_neon_params).
  *
  * Built for AArch64 NEON only (SDOT: __ARM_FEATURE_DOTPROD too); elsewhere every kernel returns
  * EP_ERROR_ARGUMENT. */
