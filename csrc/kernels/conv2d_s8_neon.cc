@@ -30,7 +30,7 @@ namespace {
   EP_DOT16_FIRST(a2, x, "v18", "v22")            \
   EP_DOT16_FIRST(a3, x, "v19", "v23")
 
-template <bool LEFT>
+template <int F>
 struct SmlalTile {
   const ep_conv2d_s8_neon_params *p;
 
@@ -120,9 +120,8 @@ struct SmlalTile {
   }
 
   static inline int32x4_t rescale(int32x4_t v, int32x4_t m, int32x4_t l, int32x4_t r) {
-    if (LEFT) v = vshlq_s32(v, l);
-    v = vqrdmulhq_s32(v, m);
-    return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, r), 31), r);
+    if (F & EP_LEFT) v = vshlq_s32(v, l);
+    return ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(v, m), r);
   }
 
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Segments &seg,
@@ -138,8 +137,16 @@ struct SmlalTile {
 extern "C" ep_status ep_conv2d_s8_neon(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                        int8_t *output) {
 #if defined(__aarch64__) && defined(__ARM_NEON)
-  if (p->left_shifts) return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<true>{p});
-  return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<false>{p});
+  switch ((p->left_shifts ? EP_LEFT : 0) | (p->all_right ? EP_ALL_RIGHT : 0)) {
+    case EP_LEFT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<EP_LEFT>{p});
+    case EP_ALL_RIGHT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<EP_ALL_RIGHT>{p});
+    case EP_LEFT | EP_ALL_RIGHT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<EP_LEFT | EP_ALL_RIGHT>{p});
+    default:
+      return ep::neon::conv_gemm(p, input, scratch, output, SmlalTile<0>{p});
+  }
 #else
   (void)p, (void)input, (void)scratch, (void)output;
   return EP_ERROR_ARGUMENT;

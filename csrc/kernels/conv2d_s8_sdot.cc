@@ -12,26 +12,24 @@ struct Requant {
   int16x8_t offset;
   int8x8_t lo, hi;
 
-  template <bool LEFT>
+  template <int F>
   inline int16x8_t half(int32x4_t a, int32x4_t b) const {
-    if (LEFT) a = vshlq_s32(a, l0), b = vshlq_s32(b, l1);
-    a = vqrdmulhq_s32(a, m0);
-    b = vqrdmulhq_s32(b, m1);
-    a = vrshlq_s32(vsraq_n_s32(a, vandq_s32(a, s0), 31), s0);
-    b = vrshlq_s32(vsraq_n_s32(b, vandq_s32(b, s1), 31), s1);
+    if (F & EP_LEFT) a = vshlq_s32(a, l0), b = vshlq_s32(b, l1);
+    a = ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(a, m0), s0);
+    b = ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(b, m1), s1);
     return vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
   }
 
-  template <bool LEFT>
+  template <int F>
   inline void store_pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1, int8_t *da, int8_t *db) const {
-    const int8x16_t y = vqmovn_high_s16(vqmovn_s16(half<LEFT>(a0, a1)), half<LEFT>(b0, b1));
+    const int8x16_t y = vqmovn_high_s16(vqmovn_s16(half<F>(a0, a1)), half<F>(b0, b1));
     const int8x16_t c = vminq_s8(vmaxq_s8(y, vcombine_s8(lo, lo)), vcombine_s8(hi, hi));
     vst1_s8(da, vget_low_s8(c));
     vst1q_lane_s64((int64_t *)(void *)db, vreinterpretq_s64_s8(c), 1);
   }
 };
 
-template <bool LEFT>
+template <int F>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
 
@@ -79,17 +77,17 @@ struct SdotTile {
       int8_t *dst = out + oc;
       const int32_t left = out_c - oc;
       if (left >= 8 && n == EP_NEON_GEMM_PIXELS) {
-        r.store_pair<LEFT>(a00, a01, a10, a11, dst, dst + out_c);
-        r.store_pair<LEFT>(a20, a21, a30, a31, dst + 2 * out_c, dst + 3 * out_c);
-        r.store_pair<LEFT>(a40, a41, a50, a51, dst + 4 * out_c, dst + 5 * out_c);
-        r.store_pair<LEFT>(a60, a61, a70, a71, dst + 6 * out_c, dst + 7 * out_c);
+        r.store_pair<F>(a00, a01, a10, a11, dst, dst + out_c);
+        r.store_pair<F>(a20, a21, a30, a31, dst + 2 * out_c, dst + 3 * out_c);
+        r.store_pair<F>(a40, a41, a50, a51, dst + 4 * out_c, dst + 5 * out_c);
+        r.store_pair<F>(a60, a61, a70, a71, dst + 6 * out_c, dst + 7 * out_c);
         continue;
       }
       int8_t tmp[EP_NEON_GEMM_PIXELS][8];
-      r.store_pair<LEFT>(a00, a01, a10, a11, tmp[0], tmp[1]);
-      r.store_pair<LEFT>(a20, a21, a30, a31, tmp[2], tmp[3]);
-      r.store_pair<LEFT>(a40, a41, a50, a51, tmp[4], tmp[5]);
-      r.store_pair<LEFT>(a60, a61, a70, a71, tmp[6], tmp[7]);
+      r.store_pair<F>(a00, a01, a10, a11, tmp[0], tmp[1]);
+      r.store_pair<F>(a20, a21, a30, a31, tmp[2], tmp[3]);
+      r.store_pair<F>(a40, a41, a50, a51, tmp[4], tmp[5]);
+      r.store_pair<F>(a60, a61, a70, a71, tmp[6], tmp[7]);
       const int32_t count = left < 8 ? left : 8;
       for (int32_t i = 0; i < n; ++i)
         for (int32_t o = 0; o < count; ++o) dst[(size_t)i * out_c + o] = tmp[i][o];
@@ -103,8 +101,16 @@ struct SdotTile {
 extern "C" ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                        int8_t *output) {
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
-  if (p->left_shifts) return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<true>{p});
-  return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<false>{p});
+  switch ((p->left_shifts ? EP_LEFT : 0) | (p->all_right ? EP_ALL_RIGHT : 0)) {
+    case EP_LEFT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT>{p});
+    case EP_ALL_RIGHT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT>{p});
+    case EP_LEFT | EP_ALL_RIGHT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT>{p});
+    default:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0>{p});
+  }
 #else
   (void)p, (void)input, (void)scratch, (void)output;
   return EP_ERROR_ARGUMENT;

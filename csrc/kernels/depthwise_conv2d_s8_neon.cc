@@ -11,7 +11,6 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 namespace {
 
-using ep::neon::requantize;
 
 // 16 requantized channels -> int8 with the output offset and the clamp, narrowed as one 16-lane vector.
 static inline void store16(int8_t *dst, int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3, int16x8_t offset,
@@ -53,7 +52,7 @@ static inline void pad_image(const ep_depthwise_conv2d_s8_neon_params *p, const 
 
 // One 16-channel block of one output pixel: x points at the block's channels of the window's first tap, w at the
 // block's packed weights [taps][16], rq at its requantization fields [4][16].
-template <int TAPS, bool LEFT>
+template <int TAPS, bool LEFT, bool RIGHT>
 static inline void block16(const int8_t *x, const int32_t *taps, int32_t n_taps, const int8_t *w, const int32_t *rq,
                            int16x8_t offset, int8x8_t lo, int8x8_t hi, int8_t *dst) {
   const int32_t n = TAPS > 0 ? TAPS : n_taps;
@@ -88,16 +87,15 @@ static inline void block16(const int8_t *x, const int32_t *taps, int32_t n_taps,
     a3 = vshlq_s32(a3, ls.val[3]);
   }
   const int32x4x4_t m = vld1q_s32_x4(rq + 16), rs = vld1q_s32_x4(rq + 48);
-  const int32x4_t none = vdupq_n_s32(0);
-  a0 = requantize(a0, m.val[0], none, rs.val[0]);
-  a1 = requantize(a1, m.val[1], none, rs.val[1]);
-  a2 = requantize(a2, m.val[2], none, rs.val[2]);
-  a3 = requantize(a3, m.val[3], none, rs.val[3]);
+  a0 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a0, m.val[0]), rs.val[0]);
+  a1 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a1, m.val[1]), rs.val[1]);
+  a2 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a2, m.val[2]), rs.val[2]);
+  a3 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a3, m.val[3]), rs.val[3]);
   store16(dst, a0, a1, a2, a3, offset, lo, hi);
 }
 
 // The 3x3 case of block16 with the tap offsets in registers and the weights loaded four taps per LD1.
-template <bool LEFT>
+template <bool LEFT, bool RIGHT>
 static inline void block16_9(const int8_t *x, const int32_t *o, const int8_t *w, const int32_t *rq, int16x8_t offset,
                              int8x8_t lo, int8x8_t hi, int8_t *dst) {
   const int32x4x4_t bias = vld1q_s32_x4(rq);
@@ -137,15 +135,14 @@ static inline void block16_9(const int8_t *x, const int32_t *o, const int8_t *w,
     a3 = vshlq_s32(a3, ls.val[3]);
   }
   const int32x4x4_t m = vld1q_s32_x4(rq + 16), rs = vld1q_s32_x4(rq + 48);
-  const int32x4_t none = vdupq_n_s32(0);
-  a0 = requantize(a0, m.val[0], none, rs.val[0]);
-  a1 = requantize(a1, m.val[1], none, rs.val[1]);
-  a2 = requantize(a2, m.val[2], none, rs.val[2]);
-  a3 = requantize(a3, m.val[3], none, rs.val[3]);
+  a0 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a0, m.val[0]), rs.val[0]);
+  a1 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a1, m.val[1]), rs.val[1]);
+  a2 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a2, m.val[2]), rs.val[2]);
+  a3 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a3, m.val[3]), rs.val[3]);
   store16(dst, a0, a1, a2, a3, offset, lo, hi);
 }
 
-template <int TAPS, bool LEFT>
+template <int TAPS, bool LEFT, bool RIGHT>
 static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
                       const int32_t *taps_in, const int8_t *filter, int8_t *dst) {
   const int32_t C = p->in_c, n_taps = p->filter_h * p->filter_w, blocks = (C + 15) / 16;
@@ -167,10 +164,10 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
         for (int32_t i = 0; i < blocks; ++i) {
           const int32_t c = i + 1 < blocks ? 16 * i : C - 16;
           if (TAPS == 9) {
-            block16_9<LEFT>(window + c, tp, p->filter + (size_t)i * block_weights,
+            block16_9<LEFT, RIGHT>(window + c, tp, p->filter + (size_t)i * block_weights,
                             p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
           } else {
-            block16<TAPS, LEFT>(window + c, tp, n_taps, p->filter + (size_t)i * block_weights,
+            block16<TAPS, LEFT, RIGHT>(window + c, tp, n_taps, p->filter + (size_t)i * block_weights,
                                 p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
           }
         }
@@ -204,9 +201,13 @@ extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_ne
     for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t)
       taps[t] = (fy * p->dilation_h * g.padded_w + fx * p->dilation_w) * C;
   const size_t in_image = (size_t)p->in_h * p->in_w * C, out_image = (size_t)p->out_h * p->out_w * C;
-  bool left = false;
-  for (int32_t i = 0; i < (C + 15) / 16; ++i)
-    for (int32_t c = 0; c < 16; ++c) left = left || p->rq[i * 16 * EP_NEON_RQ_FIELDS + 32 + c] != 0;
+  bool left = false, all_right = true;
+  for (int32_t i = 0; i < (C + 15) / 16; ++i) {
+    for (int32_t c = 0; c < 16; ++c) {
+      left = left || p->rq[i * 16 * EP_NEON_RQ_FIELDS + 32 + c] != 0;
+      all_right = all_right && p->rq[i * 16 * EP_NEON_RQ_FIELDS + 48 + c] < 0;
+    }
+  }
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *image = input + (size_t)b * in_image;
     if (g.copy) {
@@ -214,16 +215,16 @@ extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_ne
       image = padded;
     }
     int8_t *dst = output + (size_t)b * out_image;
-    if (n_taps == 9) {
-      if (left) {
-        depthwise<9, true>(p, image, g, taps, filter, dst);
-      } else {
-        depthwise<9, false>(p, image, g, taps, filter, dst);
-      }
-    } else if (left) {
-      depthwise<0, true>(p, image, g, taps, filter, dst);
-    } else {
-      depthwise<0, false>(p, image, g, taps, filter, dst);
+    const int variant = (n_taps == 9 ? 4 : 0) | (left ? 2 : 0) | (all_right ? 1 : 0);
+    switch (variant) {
+      case 7: depthwise<9, true, true>(p, image, g, taps, filter, dst); break;
+      case 6: depthwise<9, true, false>(p, image, g, taps, filter, dst); break;
+      case 5: depthwise<9, false, true>(p, image, g, taps, filter, dst); break;
+      case 4: depthwise<9, false, false>(p, image, g, taps, filter, dst); break;
+      case 3: depthwise<0, true, true>(p, image, g, taps, filter, dst); break;
+      case 2: depthwise<0, true, false>(p, image, g, taps, filter, dst); break;
+      case 1: depthwise<0, false, true>(p, image, g, taps, filter, dst); break;
+      default: depthwise<0, false, false>(p, image, g, taps, filter, dst); break;
     }
   }
   return EP_OK;

@@ -9,6 +9,10 @@
 #include "edgeprune/kernels/conv_neon.h"
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
+// Requantization variants of the GEMM tiles (template flags).
+#define EP_LEFT 1       /* some channel shifts left first */
+#define EP_ALL_RIGHT 2  /* every channel shifts right (unmasked rounding fixup) */
+
 namespace ep {
 namespace neon {
 
@@ -113,6 +117,7 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
   const int32_t k_padded = p->k_padded, out_w = p->out_w;
   const size_t tap_row = src_row * (size_t)p->dilation_h, y_step = src_row * (size_t)p->stride_h;
   const size_t x_step = (size_t)p->stride_w * (size_t)in_c;
+  const bool short_rows = src.copy && dilation_w == 1 && row_bytes < 16;
   int8_t *out = output;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *image = input + (size_t)b * in_image;
@@ -133,6 +138,12 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
           int8_t *dst = cols + (size_t)i * k_padded;
           if (dilation_w == 1 && row_bytes == 4) {  // e.g. in_c 1 with a 4-wide filter: one word per row
             for (int32_t fy = 0; fy < filter_h; ++fy) memcpy(dst + 4 * fy, window + (size_t)fy * tap_row, 4);
+          } else if (short_rows) {
+            // Rows shorter than 16 bytes read from the padded copy: copy 16 bytes each, in order, so each row's
+            // overrun is overwritten by the next row; the last one lands in the K tail (zero weights), the next
+            // pixel's row (written later) or the scratch's 16 spare bytes. The reads stay inside the scratch.
+            for (int32_t fy = 0; fy < filter_h; ++fy)
+              vst1q_s8(dst + fy * row_bytes, vld1q_s8(window + (size_t)fy * tap_row));
           } else {
             for (int32_t fy = 0; fy < filter_h; ++fy) {
               const int8_t *r = window + (size_t)fy * tap_row;

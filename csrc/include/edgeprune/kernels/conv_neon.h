@@ -32,7 +32,8 @@ EP_EXTERN_C_BEGIN
 /* CONV_2D as a GEMM over output pixels. direct = 1: 1x1 filter, no padding, in_c % 16 == 0: the GEMM reads the
  * input pixels in place. Otherwise the scratch holds the input padded with its zero point (when the filter reads
  * outside it), and the GEMM reads each window's filter_h rows in place from it when filter_w * in_c is a multiple of
- * 16 (dilation_w 1), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes that follow it in the scratch. */
+ * 16 (dilation_w 1), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes (and 16 spare bytes) that follow it in
+ * the scratch. */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
@@ -47,6 +48,7 @@ typedef struct {
   int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16 */
   int32_t direct;
   int32_t left_shifts; /* 1 when some output channel's shift is positive (else the left-shift step is skipped) */
+  int32_t all_right;   /* 1 when every output channel's shift is negative (the rounding fixup then needs no mask) */
   const int32_t *rq;    /* [ceil(out_c/T)][EP_NEON_RQ_FIELDS][T] */
   const int8_t *filter; /* packed, see above */
 } ep_conv2d_s8_neon_params;
@@ -108,6 +110,14 @@ static inline int32x4_t requantize(int32x4_t acc, int32x4_t mult, int32x4_t lsh,
   acc = vshlq_s32(acc, lsh);
   acc = vqrdmulhq_s32(acc, mult);
   return vrshlq_s32(vsraq_n_s32(acc, vandq_s32(acc, rsh), 31), rsh);
+}
+
+/* RoundingDivideByPOT by -rsh (rsh <= 0) as in requantize(). ALL_RIGHT: every lane's rsh is negative, so the
+ * subtract-one-from-negatives fixup needs no mask: SSRA by 31 of the value itself. */
+template <bool ALL_RIGHT>
+static inline int32x4_t round_shift(int32x4_t v, int32x4_t rsh) {
+  if (ALL_RIGHT) return vrshlq_s32(vsraq_n_s32(v, v, 31), rsh);
+  return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, rsh), 31), rsh);
 }
 
 /* Two int32x4 of requantized values -> 8 int8 with the output offset and the activation clamp. Saturating
