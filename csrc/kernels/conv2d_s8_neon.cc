@@ -36,7 +36,7 @@ struct SmlalTile {
 
   // Output channels [0, out_c) of 4 pixels.
   void quad(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int8_t *r3, int32_t n,
-            const ep::neon::Segments &seg, int8_t *out) const {
+            const ep::neon::Steps &steps, int8_t *out) const {
     const int32_t out_c = p->out_c;
     const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
     const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
@@ -48,9 +48,10 @@ struct SmlalTile {
       // four pixels' sums (lane = output channel) in sums[pixel].
       int32x4_t sums[4];
       {
-        intptr_t count = seg.count, base, k, end;
+        intptr_t count = steps.count - 1, k;
+        const int32_t *offsets = steps.offsets + 1;
         __asm__ volatile(
-            // k = 0 of the first segment
+            // step 0 (offset 0)
             "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"
             "ldr q24, [%[r0]]\n\t"
             "ldr q25, [%[r1]]\n\t"
@@ -60,39 +61,29 @@ struct SmlalTile {
             EP_DOT16_PIXEL_FIRST("v4", "v5", "v6", "v7", "v25")
             EP_DOT16_PIXEL_FIRST("v8", "v9", "v10", "v11", "v26")
             EP_DOT16_PIXEL_FIRST("v12", "v13", "v14", "v15", "v27")
-            "mov %[base], #0\n\t"
-            "mov %[k], #16\n\t"
-            "mov %[end], %[bytes]\n\t"
-            "b 3f\n\t"
-            "2:\n\t"
-            "mov %[k], %[base]\n\t"
-            "add %[end], %[base], %[bytes]\n\t"
+            "cbz %[count], 3f\n\t"
             "1:\n\t"
+            "ldrsw %[k], [%[offsets]], #4\n\t"
             "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"
             "ldr q24, [%[r0], %[k]]\n\t"
             "ldr q25, [%[r1], %[k]]\n\t"
             "ldr q26, [%[r2], %[k]]\n\t"
             "ldr q27, [%[r3], %[k]]\n\t"
-            "add %[k], %[k], #16\n\t"
             EP_DOT16_PIXEL("v0", "v1", "v2", "v3", "v24")
             EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v25")
             EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v26")
             EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v27")
-            "3:\n\t"
-            "cmp %[k], %[end]\n\t"
-            "b.lt 1b\n\t"
-            "add %[base], %[base], %[stride]\n\t"
             "subs %[count], %[count], #1\n\t"
-            "b.ne 2b\n\t"
+            "b.ne 1b\n\t"
+            "3:\n\t"
             "addp v0.4s, v0.4s, v1.4s\n\t" "addp v2.4s, v2.4s, v3.4s\n\t" "addp v0.4s, v0.4s, v2.4s\n\t"
             "addp v4.4s, v4.4s, v5.4s\n\t" "addp v6.4s, v6.4s, v7.4s\n\t" "addp v4.4s, v4.4s, v6.4s\n\t"
             "addp v8.4s, v8.4s, v9.4s\n\t" "addp v10.4s, v10.4s, v11.4s\n\t" "addp v8.4s, v8.4s, v10.4s\n\t"
             "addp v12.4s, v12.4s, v13.4s\n\t" "addp v14.4s, v14.4s, v15.4s\n\t" "addp v12.4s, v12.4s, v14.4s\n\t"
             "stp q0, q4, [%[sums]]\n\t"
             "stp q8, q12, [%[sums], #32]\n\t"
-            : [w] "+r"(w), [count] "+r"(count), [base] "=&r"(base), [k] "=&r"(k), [end] "=&r"(end)
-            : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [bytes] "r"((intptr_t)seg.bytes),
-              [stride] "r"((intptr_t)seg.stride), [sums] "r"(sums)
+            : [w] "+r"(w), [count] "+r"(count), [k] "=&r"(k), [offsets] "+r"(offsets)
+            : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [sums] "r"(sums)
             : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
               "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27");
       }
@@ -124,10 +115,10 @@ struct SmlalTile {
     return ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(v, m), r);
   }
 
-  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Segments &seg,
+  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
                   int8_t *out) const {
-    quad(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, seg, out);
-    if (n > 4) quad(rows[4], rows[5], rows[6], rows[7], n - 4, seg, out + (size_t)4 * p->out_c);
+    quad(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, steps, out);
+    if (n > 4) quad(rows[4], rows[5], rows[6], rows[7], n - 4, steps, out + (size_t)4 * p->out_c);
   }
 };
 

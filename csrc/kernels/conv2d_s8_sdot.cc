@@ -33,7 +33,7 @@ template <int F>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
 
-  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Segments &seg,
+  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
                   int8_t *out) const {
     const int32_t out_c = p->out_c;
     const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
@@ -46,8 +46,8 @@ struct SdotTile {
       const int32x4_t b0 = vld1q_s32(rq), b1 = vld1q_s32(rq + 4);
       int32x4_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
       int32x4_t a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1;
-      for (int32_t si = 0, base = 0; si < seg.count; ++si, base += seg.stride)
-      for (int32_t k = base, end = base + seg.bytes; k < end; k += 16, w += 128) {
+      for (int32_t s = 0; s < steps.count; ++s, w += 128) {
+        const intptr_t k = steps.offsets[s];
         // w0..w7: k-group g = i / 2 of output channels 4 * (i % 2) + [0, 4)
         const int8x16x4_t wa = vld1q_s8_x4(w), wb = vld1q_s8_x4(w + 64);
 #define EP_SDOT_PIXEL(r, a0, a1)                         \

@@ -82,14 +82,16 @@ def pack_sdot(w: np.ndarray) -> np.ndarray:
 def gemm_scratch_bytes(p: dict) -> int:
     """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
     zero point when the convolution reads outside it, then, unless each window row is a whole number of 16-byte
-    steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes."""
+    steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32 offsets of
+    the GEMM row's 16-byte steps."""
+    steps = -(-(4 * (p["k_padded"] // 16)) // 16) * 16  # the int32 offsets of the 16-byte steps, last
     if p["direct"]:
-        return 0
+        return steps
     padded_h, padded_w, copy = _padded(p)
     nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
     if not (p["dilation_w"] == 1 and (p["filter_w"] * p["in_c"]) % 16 == 0):
         nbytes += GEMM_PIXELS * p["k_padded"] + 16  # im2col rows, then the short rows' overrun
-    return nbytes
+    return nbytes + steps
 
 
 @specializer("ep_conv2d_s8", requires={"neon"}, priority=PRIORITY)
@@ -127,7 +129,7 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
                   left_shifts=int(bool(np.any(np.asarray(call.consts["out_shift"]) > 0))),
                   all_right=int(bool(np.all(np.asarray(call.consts["out_shift"]) < 0))))
     consts = {"rq": rq, "filter": pack_sdot(w2) if sdot else pack_smlal(w2)}
-    scratch = Scratch(max(16, gemm_scratch_bytes(params)), name="im2col")
+    scratch = Scratch(gemm_scratch_bytes(params), name="im2col")
     func = "ep_conv2d_s8_sdot" if sdot else "ep_conv2d_s8_neon"
     return KernelCall(call.op, func, "ep_conv2d_s8_neon_params", params=params, consts=consts,
                       args=[call.args[0], scratch, call.args[3]])

@@ -78,13 +78,14 @@ static inline bool reads_segments(const ep_conv2d_s8_neon_params *p) {
   return p->dilation_w == 1 && (p->filter_w * p->in_c) % 16 == 0;
 }
 
-/* The GEMM row segments of a tile: segments x segment_bytes, the first at rows[i], the next segment_stride
- * bytes further. */
-struct Segments {
-  int32_t count, bytes, stride;
+/* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place, a window's
+ * filter_h rows are segments of filter_w * in_c bytes, one image row apart; im2col rows are contiguous. */
+struct Steps {
+  const int32_t *offsets;
+  int32_t count;
 };
 
-/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Segments &seg, int8_t *out)
+/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out)
  * computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row n - 1). */
 template <class Tile>
 static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
@@ -100,14 +101,17 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
   int8_t *padded = (int8_t *)scratch;
   int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
   const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes;
-  Segments seg;
-  if (p->direct) {
-    seg = Segments{1, p->k_padded, 0};
-  } else if (segments) {
-    seg = Segments{p->filter_h, row_bytes, (int32_t)(src_row * p->dilation_h)};
+  // The step offsets follow the padded image and the im2col rows in the scratch.
+  int32_t *offsets = (int32_t *)(void *)(segments ? cols : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
+  int32_t n_steps = 0;
+  if (segments && !p->direct) {
+    const int32_t stride = (int32_t)(src_row * p->dilation_h);
+    for (int32_t fy = 0; fy < p->filter_h; ++fy)
+      for (int32_t b = 0; b < row_bytes; b += 16) offsets[n_steps++] = fy * stride + b;
   } else {
-    seg = Segments{1, p->k_padded, 0};
+    for (int32_t b = 0; b < p->k_padded; b += 16) offsets[n_steps++] = b;
   }
+  const Steps steps{offsets, n_steps};
   if (!segments && p->k_padded > k) {  // the K tail of the im2col rows multiplies zero weights: make it finite
     for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) memset(cols + (size_t)i * p->k_padded + k, 0, (size_t)(p->k_padded - k));
   }
@@ -125,12 +129,12 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       pad_image(p, src, image, padded);
       image = padded;
     }
-    int32_t oy = 0, ox = 0;  // the next pixel to gather
+    int32_t ox = 0;  // the next pixel to gather: column ox, window at `window`
+    const int8_t *row_start = image, *window = image;
     for (int32_t q = 0; q < pixels; q += EP_NEON_GEMM_PIXELS) {
       const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
       for (int32_t i = 0; i < n; ++i) {
-        const int8_t *window = image + (size_t)oy * y_step + (size_t)ox * x_step;
         if (segments) {
           rows[i] = window;
         } else {
@@ -157,10 +161,11 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
           }
           rows[i] = dst;
         }
-        if (++ox == out_w) ox = 0, ++oy;
+        window += x_step;
+        if (++ox == out_w) ox = 0, row_start += y_step, window = row_start;
       }
       for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
-      tile(rows, n, seg, out + (size_t)q * p->out_c);
+      tile(rows, n, steps, out + (size_t)q * p->out_c);
     }
     out += (size_t)pixels * p->out_c;
   }
