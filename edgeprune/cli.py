@@ -295,6 +295,48 @@ def cmd_verify(args) -> int:
     return 0 if result["passed"] else EXIT_MISMATCH
 
 
+def _ssh_target(args):
+    if not args.ssh:
+        if args.ssh_port or args.ssh_key or args.ssh_option:
+            raise EdgePruneError("--ssh-port, --ssh-key and --ssh-option need --ssh USER@HOST")
+        return None
+    from edgeprune.benchmark import SshTarget
+
+    return SshTarget(args.ssh, port=args.ssh_port, identity=args.ssh_key, options=list(args.ssh_option or []))
+
+
+def cmd_bench(args) -> int:
+    from edgeprune.benchmark import bench
+
+    result = bench(args.model, args.target, ssh=_ssh_target(args), runs=args.runs, warmup=args.warmup,
+                   threads=args.threads)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"bench {args.model} on {result['target']} ({result['mode']}: {result['device']})",
+                      title_justify="left")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        lat = result["latency"]
+        rows = [("bit-exact vs LiteRT reference", "[green]yes[/green]" if result["bit_exact"] else "[red]no[/red]"),
+                ("runs (warm-up)", f"{result['runs']} ({result['warmup']})"),
+                *((f"latency {k[:-3]}", f"{lat[k]:,.1f} us") for k in ("median_us", "p90_us", "p99_us", "min_us"))]
+        if result.get("peak_rss_kib") is not None:
+            rows.append(("peak RSS", f"{result['peak_rss_kib']:,} KiB"))
+        if result.get("instructions") is not None:
+            rows.append(("instructions / inference", f"{result['instructions']:,}"))
+            if result.get("instructions_per_mac") is not None:
+                rows.append(("instructions / MAC", f"{result['instructions_per_mac']:.3f}"))
+        for r in rows:
+            table.add_row(*r)
+        _console().print(table)
+        if result["mode"] == "qemu":
+            _console().print("latency under QEMU is emulation time, not the board's; use --ssh for real figures")
+    return 0 if result["bit_exact"] else EXIT_MISMATCH
+
+
 def _add_prune_arguments(p) -> None:
     g = p.add_argument_group("budgets (absolute with units, or a share of the dense model like 50%; "
                              "none: the target's flash and SRAM; `prune` sweeps one budget given as a "
@@ -359,6 +401,19 @@ def make_parser() -> argparse.ArgumentParser:
                    help="Linux targets: build the generated C with ASan and UBSan and run it natively")
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     v.set_defaults(func=cmd_verify)
+
+    be = sub.add_parser("bench", help="latency, peak RSS and bit-exactness on a Raspberry Pi (ssh) or under QEMU")
+    be.add_argument("model", help="a .tflite model, or a folder written by `edgeprune build` for the same target")
+    be.add_argument("--target", "-t", required=True, help="a Linux device profile (rpi4, rpi5)")
+    be.add_argument("--ssh", metavar="USER@HOST", help="run on this device (else locally under qemu-user)")
+    be.add_argument("--ssh-port", type=int, help="ssh port (default: ssh's)")
+    be.add_argument("--ssh-key", help="ssh identity file")
+    be.add_argument("--ssh-option", action="append", metavar="KEY=VALUE", help="extra ssh -o option (repeatable)")
+    be.add_argument("--runs", type=int, default=20, help="timed inferences (default 20)")
+    be.add_argument("--warmup", type=int, default=3, help="untimed inferences first (default 3)")
+    be.add_argument("--threads", type=int, default=1, help="threads per inference (only 1 so far)")
+    be.add_argument("--json", action="store_true", help="print the result as JSON")
+    be.set_defaults(func=cmd_bench)
 
     i = sub.add_parser("inspect", help="per-layer costs, memory plan and fit of a model on a target")
     i.add_argument("model")

@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="dataset-fashion-mnist gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu"
+APT_PACKAGES="dataset-fashion-mnist gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu openssh-server openssh-client g++-arm-linux-gnueabihf"
 need_apt=0
-for tool in arm-none-eabi-gcc arm-none-eabi-g++ qemu-system-arm qemu-aarch64 aarch64-linux-gnu-gcc; do
+for tool in arm-none-eabi-gcc arm-none-eabi-g++ qemu-system-arm qemu-aarch64 aarch64-linux-gnu-gcc ssh ssh-keygen arm-linux-gnueabihf-g++; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt=1
+[ -x /usr/sbin/sshd ] || need_apt=1  # the bench ssh tests start their own sshd
 if [ "$need_apt" = 1 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"

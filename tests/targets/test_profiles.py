@@ -11,7 +11,7 @@ from edgeprune.errors import TargetError, ToolchainError
 from edgeprune.targets import build_firmware, find_tool, list_profiles, load_profile, run, targets_dir
 from edgeprune.targets import profile as profile_mod
 
-ALL = ["cortex-m4", "cortex-m7", "cortex-m55", "rpi4", "rpi5", "host"]
+ALL = ["cortex-m4", "cortex-m7", "cortex-m55", "rpi4", "rpi5", "rpi4-armv7", "host"]
 
 
 def test_all_profiles_load():

@@ -1,0 +1,186 @@
+/* The GEMM driver shared by the NEON CONV_2D kernels: walks the output pixels EP_NEON_GEMM_PIXELS at a time and
+ * hands the micro-kernel one GEMM row per pixel, either the input pixel itself (direct 1x1) or an im2col row
+ * (padded taps = input zero point, the K tail = 0) in the scratch. */
+#ifndef EDGEPRUNE_DETAIL_NEON_GEMM_H
+#define EDGEPRUNE_DETAIL_NEON_GEMM_H
+
+#include <string.h>
+
+#include "edgeprune/kernels/conv_neon.h"
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+// Requantization variants of the GEMM tiles (template flags).
+#define EP_LEFT 1       /* some channel shifts left first */
+#define EP_ALL_RIGHT 2  /* every channel shifts right (unmasked rounding fixup) */
+
+namespace ep {
+namespace neon {
+
+/* dst[0, n) = src[0, n) without a libc call for the short rows im2col copies. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  if (n >= 16) {  // 16-byte steps, the last one overlapping the previous
+    for (int32_t i = 0; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
+    vst1q_s8(dst + n - 16, vld1q_s8(src + n - 16));
+  } else if (n >= 8) {
+    vst1_s8(dst, vld1_s8(src));
+    vst1_s8(dst + n - 8, vld1_s8(src + n - 8));
+  } else if (n >= 4) {
+    memcpy(dst, src, 4);
+    memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    for (int32_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
+  const int8x16_t v = vdupq_n_s8(value);
+  for (; n >= 16; n -= 16, dst += 16) vst1q_s8(dst, v);
+  for (; n > 0; --n) *dst++ = value;
+}
+
+/* The rows the convolution reads, [0, padded_h) x [0, padded_w) starting at (-pad_h, -pad_w): taps outside the input
+ * read the input zero point. */
+struct Source {
+  int32_t padded_h, padded_w;
+  bool copy;  // padding needed: the kernel builds the padded image in the scratch
+};
+
+static inline Source source_geometry(const ep_conv2d_s8_neon_params *p) {
+  Source s;
+  s.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
+  s.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
+  s.copy = p->pad_h > 0 || p->pad_w > 0 || s.padded_h > p->in_h || s.padded_w > p->in_w;
+  if (!s.copy) s.padded_h = p->in_h, s.padded_w = p->in_w;
+  return s;
+}
+
+static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s, const int8_t *in_b, int8_t *dst) {
+  const int32_t C = p->in_c, row_bytes = s.padded_w * C;
+  const int8_t zp = (int8_t)p->input_zero_point;
+  const int32_t left = p->pad_w < s.padded_w ? p->pad_w : s.padded_w;
+  int32_t inside = s.padded_w - left < p->in_w ? s.padded_w - left : p->in_w;
+  if (inside < 0) inside = 0;
+  for (int32_t y = 0; y < s.padded_h; ++y, dst += row_bytes) {
+    const int32_t iy = y - p->pad_h;
+    if (iy < 0 || iy >= p->in_h || inside == 0) {
+      fill_bytes(dst, zp, row_bytes);
+      continue;
+    }
+    fill_bytes(dst, zp, left * C);
+    copy_bytes(dst + left * C, in_b + (size_t)iy * p->in_w * C, inside * C);
+    fill_bytes(dst + (left + inside) * C, zp, row_bytes - (left + inside) * C);
+  }
+}
+
+/* Whether the GEMM reads the filter_h rows of a window straight from the (padded) image: each row is
+ * filter_w * in_c contiguous bytes, a whole number of 16-byte steps. */
+static inline bool reads_segments(const ep_conv2d_s8_neon_params *p) {
+  return p->dilation_w == 1 && (p->filter_w * p->in_c) % 16 == 0;
+}
+
+/* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place, a window's
+ * filter_h rows are segments of filter_w * in_c bytes, one image row apart; im2col rows are contiguous. */
+struct Steps {
+  const int32_t *offsets;
+  int32_t count;
+};
+
+/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out)
+ * computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row n - 1). */
+template <class Tile>
+static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
+                                  int8_t *output, const Tile &tile) {
+  if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
+      p->k_padded < p->filter_h * p->filter_w * p->in_c || p->k_padded % 16 != 0 ||
+      (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)))
+    return EP_ERROR_ARGUMENT;
+  const Source src = p->direct ? Source{p->in_h, p->in_w, false} : source_geometry(p);
+  const bool segments = p->direct || reads_segments(p);
+  const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
+  const size_t src_row = (size_t)src.padded_w * p->in_c;
+  int8_t *padded = (int8_t *)scratch;
+  int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
+  const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes;
+  // The step offsets follow the padded image and the im2col rows in the scratch.
+  int32_t *offsets = (int32_t *)(void *)(segments ? cols : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
+  int32_t n_steps = 0;
+  if (segments && !p->direct) {
+    const int32_t stride = (int32_t)(src_row * p->dilation_h);
+    for (int32_t fy = 0; fy < p->filter_h; ++fy)
+      for (int32_t b = 0; b < row_bytes; b += 16) offsets[n_steps++] = fy * stride + b;
+  } else {
+    for (int32_t b = 0; b < p->k_padded; b += 16) offsets[n_steps++] = b;
+  }
+  const Steps steps{offsets, n_steps};
+  if (!segments && p->k_padded > k) {  // the K tail of the im2col rows multiplies zero weights: make it finite
+    for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) memset(cols + (size_t)i * p->k_padded + k, 0, (size_t)(p->k_padded - k));
+  }
+  const int32_t pixels = p->out_h * p->out_w;
+  // Locals: the im2col stores (int8_t) may alias *p, so the compiler would reload every field per row.
+  const int32_t filter_h = p->filter_h, filter_w = p->filter_w, in_c = p->in_c, dilation_w = p->dilation_w;
+  const int32_t k_padded = p->k_padded, out_w = p->out_w;
+  const size_t tap_row = src_row * (size_t)p->dilation_h, y_step = src_row * (size_t)p->stride_h;
+  const size_t x_step = (size_t)p->stride_w * (size_t)in_c;
+  const bool short_rows = src.copy && dilation_w == 1 && row_bytes < 16;
+  int8_t *out = output;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *image = input + (size_t)b * in_image;
+    if (src.copy) {
+      pad_image(p, src, image, padded);
+      image = padded;
+    }
+    int32_t ox = 0;  // the next pixel to gather: column ox, window at `window`
+    const int8_t *row_start = image, *window = image;
+    for (int32_t q = 0; q < pixels; q += EP_NEON_GEMM_PIXELS) {
+      const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
+      const int8_t *rows[EP_NEON_GEMM_PIXELS];
+      for (int32_t i = 0; i < n; ++i) {
+        if (segments) {
+          rows[i] = window;
+        } else {
+          // im2col from the padded image: every tap is inside it.
+          int8_t *dst = cols + (size_t)i * k_padded;
+          if (dilation_w == 1 && row_bytes == 4) {  // e.g. in_c 1 with a 4-wide filter: one word per row
+            for (int32_t fy = 0; fy < filter_h; ++fy) memcpy(dst + 4 * fy, window + (size_t)fy * tap_row, 4);
+          } else if (short_rows) {
+            // Rows shorter than 16 bytes read from the padded copy: copy 16 bytes each, in order, so each row's
+            // overrun is overwritten by the next row; the last one lands in the K tail (zero weights), the next
+            // pixel's row (written later) or the scratch's 16 spare bytes. The reads stay inside the scratch.
+            for (int32_t fy = 0; fy < filter_h; ++fy)
+              vst1q_s8(dst + fy * row_bytes, vld1q_s8(window + (size_t)fy * tap_row));
+          } else {
+            for (int32_t fy = 0; fy < filter_h; ++fy) {
+              const int8_t *r = window + (size_t)fy * tap_row;
+              if (dilation_w == 1) {
+                copy_bytes(dst + fy * row_bytes, r, row_bytes);
+              } else {
+                for (int32_t fx = 0; fx < filter_w; ++fx)
+                  copy_bytes(dst + fy * row_bytes + fx * in_c, r + (size_t)fx * dilation_w * in_c, in_c);
+              }
+            }
+          }
+          rows[i] = dst;
+        }
+        window += x_step;
+        if (++ox == out_w) ox = 0, row_start += y_step, window = row_start;
+      }
+      for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
+      tile(rows, n, steps, out + (size_t)q * p->out_c);
+    }
+    out += (size_t)pixels * p->out_c;
+  }
+  return EP_OK;
+}
+
+/* Stores the first `count` of 8 bytes. */
+static inline void store_partial(int8_t *dst, int8x8_t v, int32_t count) {
+  int8_t tmp[8];
+  vst1_s8(tmp, v);
+  for (int32_t i = 0; i < count; ++i) dst[i] = tmp[i];
+}
+
+}  // namespace neon
+}  // namespace ep
+#endif
+
+#endif

@@ -1,0 +1,235 @@
+// DEPTHWISE_CONV_2D (depth_multiplier 1) on AArch64 NEON: 16 channels of one output pixel per step; each pair of
+// taps is summed in int16 lanes (SMULL + SMLAL: weights in [-127, 127], so |sum| <= 2 * 128 * 127 < 2^15), then
+// widened into four int32x4 accumulators (SADDW). The input is first copied into the scratch padded with its zero
+// point when the filter reads outside it, so every tap is a plain load and the bias with the folded input offset is
+// exact everywhere. Bit-exact with ep_depthwise_conv2d_s8.
+#include <string.h>
+
+#include "edgeprune/arith.h"
+#include "edgeprune/kernels/conv_neon.h"
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+namespace {
+
+
+// 16 requantized channels -> int8 with the output offset and the clamp, narrowed as one 16-lane vector.
+static inline void store16(int8_t *dst, int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3, int16x8_t offset,
+                           int8x8_t lo, int8x8_t hi) {
+  const int16x8_t l = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a0), a1), offset);
+  const int16x8_t h = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a2), a3), offset);
+  const int8x16_t y = vqmovn_high_s16(vqmovn_s16(l), h);
+  vst1q_s8(dst, vminq_s8(vmaxq_s8(y, vcombine_s8(lo, lo)), vcombine_s8(hi, hi)));
+}
+
+struct Geometry {
+  int32_t padded_h, padded_w;
+  bool copy;
+};
+
+static inline Geometry geometry(const ep_depthwise_conv2d_s8_neon_params *p) {
+  Geometry g;
+  g.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
+  g.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
+  g.copy = p->pad_h > 0 || p->pad_w > 0 || g.padded_h > p->in_h || g.padded_w > p->in_w;
+  if (!g.copy) g.padded_h = p->in_h, g.padded_w = p->in_w;
+  return g;
+}
+
+static inline void pad_image(const ep_depthwise_conv2d_s8_neon_params *p, const Geometry &g, const int8_t *in,
+                             int8_t *dst) {
+  const int32_t C = p->in_c;
+  const size_t row_bytes = (size_t)g.padded_w * C;
+  const int32_t left = p->pad_w < g.padded_w ? p->pad_w : g.padded_w;
+  int32_t inside = g.padded_w - left < p->in_w ? g.padded_w - left : p->in_w;
+  if (inside < 0) inside = 0;
+  for (int32_t y = 0; y < g.padded_h; ++y, dst += row_bytes) {
+    const int32_t iy = y - p->pad_h;
+    memset(dst, p->input_zero_point, row_bytes);
+    if (iy >= 0 && iy < p->in_h && inside > 0)
+      memcpy(dst + (size_t)left * C, in + (size_t)iy * p->in_w * C, (size_t)inside * C);
+  }
+}
+
+// One 16-channel block of one output pixel: x points at the block's channels of the window's first tap, w at the
+// block's packed weights [taps][16], rq at its requantization fields [4][16].
+template <int TAPS, bool LEFT, bool RIGHT>
+static inline void block16(const int8_t *x, const int32_t *taps, int32_t n_taps, const int8_t *w, const int32_t *rq,
+                           int16x8_t offset, int8x8_t lo, int8x8_t hi, int8_t *dst) {
+  const int32_t n = TAPS > 0 ? TAPS : n_taps;
+  const int32x4x4_t bias = vld1q_s32_x4(rq);
+  int32x4_t a0 = bias.val[0], a1 = bias.val[1], a2 = bias.val[2], a3 = bias.val[3];
+  int32_t t = 0;
+  for (; t + 1 < n; t += 2, w += 32) {
+    const int8x16_t x0 = vld1q_s8(x + taps[t]), x1 = vld1q_s8(x + taps[t + 1]);
+    const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+    int16x8_t l = vmull_s8(vget_low_s8(x0), vget_low_s8(w0));
+    int16x8_t h = vmull_high_s8(x0, w0);
+    l = vmlal_s8(l, vget_low_s8(x1), vget_low_s8(w1));
+    h = vmlal_high_s8(h, x1, w1);
+    a0 = vaddw_s16(a0, vget_low_s16(l));
+    a1 = vaddw_high_s16(a1, l);
+    a2 = vaddw_s16(a2, vget_low_s16(h));
+    a3 = vaddw_high_s16(a3, h);
+  }
+  if (t < n) {
+    const int8x16_t x0 = vld1q_s8(x + taps[t]), w0 = vld1q_s8(w);
+    const int16x8_t l = vmull_s8(vget_low_s8(x0), vget_low_s8(w0)), h = vmull_high_s8(x0, w0);
+    a0 = vaddw_s16(a0, vget_low_s16(l));
+    a1 = vaddw_high_s16(a1, l);
+    a2 = vaddw_s16(a2, vget_low_s16(h));
+    a3 = vaddw_high_s16(a3, h);
+  }
+  if (LEFT) {
+    const int32x4x4_t ls = vld1q_s32_x4(rq + 32);
+    a0 = vshlq_s32(a0, ls.val[0]);
+    a1 = vshlq_s32(a1, ls.val[1]);
+    a2 = vshlq_s32(a2, ls.val[2]);
+    a3 = vshlq_s32(a3, ls.val[3]);
+  }
+  const int32x4x4_t m = vld1q_s32_x4(rq + 16), rs = vld1q_s32_x4(rq + 48);
+  a0 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a0, m.val[0]), rs.val[0]);
+  a1 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a1, m.val[1]), rs.val[1]);
+  a2 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a2, m.val[2]), rs.val[2]);
+  a3 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a3, m.val[3]), rs.val[3]);
+  store16(dst, a0, a1, a2, a3, offset, lo, hi);
+}
+
+// The 3x3 case of block16 with the tap offsets in registers and the weights loaded four taps per LD1.
+template <bool LEFT, bool RIGHT>
+static inline void block16_9(const int8_t *x, const int32_t *o, const int8_t *w, const int32_t *rq, int16x8_t offset,
+                             int8x8_t lo, int8x8_t hi, int8_t *dst) {
+  const int32x4x4_t bias = vld1q_s32_x4(rq);
+  int32x4_t a0 = bias.val[0], a1 = bias.val[1], a2 = bias.val[2], a3 = bias.val[3];
+  const int8x16x4_t wa = vld1q_s8_x4(w), wb = vld1q_s8_x4(w + 64);
+  const int8x16_t w8 = vld1q_s8(w + 128);
+#define EP_DW_PAIR(xa, xb, wa_, wb_)                                  \
+  {                                                                   \
+    const int8x16_t x0 = vld1q_s8(x + (xa)), x1 = vld1q_s8(x + (xb)); \
+    int16x8_t l = vmull_s8(vget_low_s8(x0), vget_low_s8(wa_));        \
+    int16x8_t h = vmull_high_s8(x0, wa_);                             \
+    l = vmlal_s8(l, vget_low_s8(x1), vget_low_s8(wb_));               \
+    h = vmlal_high_s8(h, x1, wb_);                                    \
+    a0 = vaddw_s16(a0, vget_low_s16(l));                              \
+    a1 = vaddw_high_s16(a1, l);                                       \
+    a2 = vaddw_s16(a2, vget_low_s16(h));                              \
+    a3 = vaddw_high_s16(a3, h);                                       \
+  }
+  EP_DW_PAIR(0, o[1], wa.val[0], wa.val[1])
+  EP_DW_PAIR(o[2], o[3], wa.val[2], wa.val[3])
+  EP_DW_PAIR(o[4], o[5], wb.val[0], wb.val[1])
+  EP_DW_PAIR(o[6], o[7], wb.val[2], wb.val[3])
+#undef EP_DW_PAIR
+  {
+    const int8x16_t x0 = vld1q_s8(x + o[8]);
+    const int16x8_t l = vmull_s8(vget_low_s8(x0), vget_low_s8(w8)), h = vmull_high_s8(x0, w8);
+    a0 = vaddw_s16(a0, vget_low_s16(l));
+    a1 = vaddw_high_s16(a1, l);
+    a2 = vaddw_s16(a2, vget_low_s16(h));
+    a3 = vaddw_high_s16(a3, h);
+  }
+  if (LEFT) {
+    const int32x4x4_t ls = vld1q_s32_x4(rq + 32);
+    a0 = vshlq_s32(a0, ls.val[0]);
+    a1 = vshlq_s32(a1, ls.val[1]);
+    a2 = vshlq_s32(a2, ls.val[2]);
+    a3 = vshlq_s32(a3, ls.val[3]);
+  }
+  const int32x4x4_t m = vld1q_s32_x4(rq + 16), rs = vld1q_s32_x4(rq + 48);
+  a0 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a0, m.val[0]), rs.val[0]);
+  a1 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a1, m.val[1]), rs.val[1]);
+  a2 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a2, m.val[2]), rs.val[2]);
+  a3 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a3, m.val[3]), rs.val[3]);
+  store16(dst, a0, a1, a2, a3, offset, lo, hi);
+}
+
+template <int TAPS, bool LEFT, bool RIGHT>
+static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
+                      const int32_t *taps_in, const int8_t *filter, int8_t *dst) {
+  const int32_t C = p->in_c, n_taps = p->filter_h * p->filter_w, blocks = (C + 15) / 16;
+  const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
+  const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
+  // The tap offsets in registers when the filter size is known.
+  int32_t taps[TAPS > 0 ? TAPS : 1];
+  for (int32_t t = 0; t < (TAPS > 0 ? TAPS : 1); ++t) taps[t] = taps_in[t];
+  const int32_t *tp = TAPS > 0 ? taps : taps_in;
+  const size_t block_weights = (size_t)n_taps * 16u;
+  for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    const int8_t *row = image + (size_t)oy * p->stride_h * g.padded_w * C;
+    for (int32_t ox = 0; ox < p->out_w; ++ox, dst += C) {
+      const int8_t *window = row + (size_t)ox * p->stride_w * C;
+      if (C >= 16) {
+        // Block i covers channels [16 i, 16 i + 16), the last one [C - 16, C) (it re-computes a few channels; the
+        // output never aliases the input). The packed weights and rq follow the same blocks.
+#pragma GCC unroll 1
+        for (int32_t i = 0; i < blocks; ++i) {
+          const int32_t c = i + 1 < blocks ? 16 * i : C - 16;
+          if (TAPS == 9) {
+            block16_9<LEFT, RIGHT>(window + c, tp, p->filter + (size_t)i * block_weights,
+                            p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
+          } else {
+            block16<TAPS, LEFT, RIGHT>(window + c, tp, n_taps, p->filter + (size_t)i * block_weights,
+                                p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
+          }
+        }
+        continue;
+      }
+      for (int32_t c = 0; c < C; ++c) {
+        int32_t acc = p->rq[c];
+        for (int32_t k = 0; k < n_taps; ++k) acc += (int32_t)window[taps_in[k] + c] * (int32_t)filter[(size_t)k * C + c];
+        acc = ep::multiply_by_quantized_multiplier(acc, p->rq[16 + c], p->rq[32 + c] + p->rq[48 + c]);
+        dst[c] = (int8_t)ep::clamp_i32(acc + p->output_offset, p->act_min, p->act_max);
+      }
+    }
+  }
+}
+
+}  // namespace
+#endif
+
+extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *input,
+                                                 const int8_t *filter, void *scratch, int8_t *output) {
+#if defined(__aarch64__) && defined(__ARM_NEON)
+  if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
+      p->out_c != p->in_c || p->filter_h <= 0 || p->filter_w <= 0)
+    return EP_ERROR_ARGUMENT;
+  const int32_t C = p->in_c, n_taps = p->filter_h * p->filter_w;
+  const Geometry g = geometry(p);
+  // Scratch: the tap offsets (int32, rounded up to 16 bytes), then the padded image (when needed).
+  int32_t *taps = (int32_t *)scratch;
+  int8_t *padded = (int8_t *)scratch + (((size_t)n_taps * 4u + 15u) & ~(size_t)15u);
+  for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy)
+    for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t)
+      taps[t] = (fy * p->dilation_h * g.padded_w + fx * p->dilation_w) * C;
+  const size_t in_image = (size_t)p->in_h * p->in_w * C, out_image = (size_t)p->out_h * p->out_w * C;
+  bool left = false, all_right = true;
+  for (int32_t i = 0; i < (C + 15) / 16; ++i) {
+    for (int32_t c = 0; c < 16; ++c) {
+      left = left || p->rq[i * 16 * EP_NEON_RQ_FIELDS + 32 + c] != 0;
+      all_right = all_right && p->rq[i * 16 * EP_NEON_RQ_FIELDS + 48 + c] < 0;
+    }
+  }
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *image = input + (size_t)b * in_image;
+    if (g.copy) {
+      pad_image(p, g, image, padded);
+      image = padded;
+    }
+    int8_t *dst = output + (size_t)b * out_image;
+    const int variant = (n_taps == 9 ? 4 : 0) | (left ? 2 : 0) | (all_right ? 1 : 0);
+    switch (variant) {
+      case 7: depthwise<9, true, true>(p, image, g, taps, filter, dst); break;
+      case 6: depthwise<9, true, false>(p, image, g, taps, filter, dst); break;
+      case 5: depthwise<9, false, true>(p, image, g, taps, filter, dst); break;
+      case 4: depthwise<9, false, false>(p, image, g, taps, filter, dst); break;
+      case 3: depthwise<0, true, true>(p, image, g, taps, filter, dst); break;
+      case 2: depthwise<0, true, false>(p, image, g, taps, filter, dst); break;
+      case 1: depthwise<0, false, true>(p, image, g, taps, filter, dst); break;
+      default: depthwise<0, false, false>(p, image, g, taps, filter, dst); break;
+    }
+  }
+  return EP_OK;
+#else
+  (void)p, (void)input, (void)filter, (void)scratch, (void)output;
+  return EP_ERROR_ARGUMENT;
+#endif
+}

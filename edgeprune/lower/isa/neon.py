@@ -1,0 +1,205 @@
+"""AArch64 NEON specializations (Raspberry Pi 4 / 5): int8 CONV_2D as a register-blocked GEMM (SMULL/SMLAL2 +
+SADALP on any Armv8-A, SDOT with the "dotprod" feature), DEPTHWISE_CONV_2D, ADD and AVERAGE_POOL_2D:
+csrc/kernels/*_neon.cc and *_sdot.cc.
+
+Each rewrite is an exact integer identity of the portable kernel (see csrc/include/edgeprune/kernels/conv_neon.h):
+the input offset is folded into the bias (padded taps read the input zero point, where x + offset == 0), the
+per-channel requantization fields are re-laid-out per output-channel tile, and GEMM filters are packed at build
+time into the micro-kernel's panel order, zero-padded. The int16 pair sums of the SMLAL GEMM and of the depthwise
+kernel need weights in [-127, 127] (TFLite's int8 weight range); a layer with a -128 weight stays portable on
+cores without SDOT (GEMM) or on all cores (depthwise).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeprune.analysis.inplace import window_call_lag
+from edgeprune.ir import Tensor
+from edgeprune.lower.program import KernelCall, Scratch
+from edgeprune.lower.specialize import specializer
+
+PRIORITY = 20  # above any Cortex-M specializer (a profile never has both, but be explicit)
+GEMM_PIXELS = 8  # EP_NEON_GEMM_PIXELS
+GEOMETRY = ("batches", "in_h", "in_w", "in_c", "filter_h", "filter_w", "out_h", "out_w", "out_c",
+            "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w")
+# The specializers below can be switched off (e.g. to measure the portable kernels on an rpi target).
+ENABLED = {"conv": True, "sdot": True, "depthwise": True, "add": True, "avg_pool": True}
+
+
+def _wrap_i32(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.int64)
+    return (((v + (1 << 31)) % (1 << 32)) - (1 << 31)).astype(np.int32)
+
+
+def _const_arg(call: KernelCall, i: int) -> np.ndarray | None:
+    a = call.args[i]
+    if not isinstance(a, Tensor) or not a.is_constant or a.data is None:
+        return None
+    return np.asarray(a.data)
+
+
+def _bias(call: KernelCall, n: int) -> np.ndarray | None:
+    a = call.args[2]
+    if a is None:
+        return np.zeros(n, dtype=np.int64)
+    b = _const_arg(call, 2)
+    return None if b is None or b.size != n else b.reshape(-1).astype(np.int64)
+
+
+def rq_fields(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) -> np.ndarray:
+    """int32 [ceil(n/tile)][bias', multiplier, left shift, right shift][tile], zero-padded."""
+    n = bias.size
+    groups = -(-n // tile)
+    shift = np.asarray(shift, dtype=np.int64).reshape(-1)
+    fields = np.zeros((4, groups * tile), dtype=np.int64)
+    for f, v in enumerate((bias, np.asarray(mult).reshape(-1), np.maximum(shift, 0), np.minimum(shift, 0))):
+        fields[f, :n] = v
+    return _wrap_i32(fields.reshape(4, groups, tile).transpose(1, 0, 2).reshape(-1))
+
+
+def pack_smlal(w: np.ndarray) -> np.ndarray:
+    """[oc, K] int8 -> [ceil(oc/4)][ceil(K/16)][4 oc][16 k], zero-padded."""
+    oc, k = w.shape
+    oc4, k16 = -(-oc // 4) * 4, -(-k // 16) * 16
+    padded = np.zeros((oc4, k16), dtype=np.int8)
+    padded[:oc, :k] = w
+    return np.ascontiguousarray(padded.reshape(oc4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3).reshape(-1))
+
+
+def pack_sdot(w: np.ndarray) -> np.ndarray:
+    """[oc, K] int8 -> [ceil(oc/8)][ceil(K/16)][4 k-groups][2 halves][4 oc][4 k], zero-padded: per 16 k, the
+    eight SDOT operands of an 8-channel tile in the order the micro-kernel loads them."""
+    oc, k = w.shape
+    oc8, k16 = -(-oc // 8) * 8, -(-k // 16) * 16
+    padded = np.zeros((oc8, k16), dtype=np.int8)
+    padded[:oc, :k] = w
+    # [tile, half, j, step, group, kk] -> [tile, step, group, half, j, kk]
+    blocks = padded.reshape(oc8 // 8, 2, 4, k16 // 16, 4, 4).transpose(0, 3, 4, 1, 2, 5)
+    return np.ascontiguousarray(blocks.reshape(-1))
+
+
+def gemm_scratch_bytes(p: dict) -> int:
+    """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
+    zero point when the convolution reads outside it, then, unless each window row is a whole number of 16-byte
+    steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32 offsets of
+    the GEMM row's 16-byte steps."""
+    steps = -(-(4 * (p["k_padded"] // 16)) // 16) * 16  # the int32 offsets of the 16-byte steps, last
+    if p["direct"]:
+        return steps
+    padded_h, padded_w, copy = _padded(p)
+    nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
+    if not (p["dilation_w"] == 1 and (p["filter_w"] * p["in_c"]) % 16 == 0):
+        nbytes += GEMM_PIXELS * p["k_padded"] + 16  # im2col rows, then the short rows' overrun
+    return nbytes + steps
+
+
+@specializer("ep_conv2d_s8", requires={"neon"}, priority=PRIORITY)
+def conv2d_neon(call: KernelCall) -> KernelCall | None:
+    return _conv2d(call, sdot=False)
+
+
+@specializer("ep_conv2d_s8", requires={"neon", "dotprod"}, priority=PRIORITY + 1)
+def conv2d_sdot(call: KernelCall) -> KernelCall | None:
+    return _conv2d(call, sdot=True) if ENABLED["sdot"] else None
+
+
+def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
+    p = call.params
+    if not ENABLED["conv"]:
+        return None
+    w = _const_arg(call, 1)
+    oc = int(p["out_c"])
+    bias = _bias(call, oc)
+    if w is None or bias is None or w.ndim != 4 or w.shape != (oc, p["filter_h"], p["filter_w"], p["in_c"]):
+        return None
+    k = int(p["filter_h"]) * int(p["filter_w"]) * int(p["in_c"])
+    w2 = w.reshape(oc, k).astype(np.int8)
+    if not sdot and w2.size and int(w2.min()) < -127:
+        return None  # the int16 pair sum could overflow: stay portable
+    off = int(p["input_offset"])
+    folded = bias + off * w2.astype(np.int64).sum(axis=1)
+    rq = rq_fields(folded, call.consts["out_multiplier"], call.consts["out_shift"], 8 if sdot else 4)
+    k_padded = -(-k // 16) * 16
+    direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+                 and int(p["in_c"]) % 16 == 0)
+    params = {key: int(p[key]) for key in GEOMETRY}
+    params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
+                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct,
+                  left_shifts=int(bool(np.any(np.asarray(call.consts["out_shift"]) > 0))),
+                  all_right=int(bool(np.all(np.asarray(call.consts["out_shift"]) < 0))))
+    consts = {"rq": rq, "filter": pack_sdot(w2) if sdot else pack_smlal(w2)}
+    scratch = Scratch(gemm_scratch_bytes(params), name="im2col")
+    func = "ep_conv2d_s8_sdot" if sdot else "ep_conv2d_s8_neon"
+    return KernelCall(call.op, func, "ep_conv2d_s8_neon_params", params=params, consts=consts,
+                      args=[call.args[0], scratch, call.args[3]])
+
+
+def depthwise_blocks(c: int) -> list[int]:
+    """First channel of each 16-channel block of ep_depthwise_conv2d_s8_neon: 0, 16, ..., and C - 16 last."""
+    n = -(-c // 16)
+    return [16 * i if i + 1 < n else max(c - 16, 0) for i in range(n)]
+
+
+def _padded(p: dict) -> tuple[int, int, bool]:
+    padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
+    padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
+    copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
+    return padded_h, padded_w, copy
+
+
+def depthwise_scratch_bytes(p: dict) -> int:
+    """Scratch of ep_depthwise_conv2d_s8_neon: the tap offsets (int32), then the zero-point-padded image."""
+    padded_h, padded_w, copy = _padded(p)
+    return -(-(4 * p["filter_h"] * p["filter_w"]) // 16) * 16 + (padded_h * padded_w * p["in_c"] if copy else 0)
+
+
+@specializer("ep_depthwise_conv2d_s8", requires={"neon"}, priority=PRIORITY)
+def depthwise_conv2d_neon(call: KernelCall) -> KernelCall | None:
+    p = call.params
+    if not ENABLED["depthwise"] or int(p["depth_multiplier"]) != 1 or p["out_c"] != p["in_c"]:
+        return None
+    w = _const_arg(call, 1)
+    c = int(p["in_c"])
+    bias = _bias(call, c)
+    if w is None or bias is None or w.shape != (1, p["filter_h"], p["filter_w"], c):
+        return None
+    if w.size and int(w.min()) < -127:
+        return None
+    off = int(p["input_offset"])
+    folded = bias + off * w.reshape(-1, c).astype(np.int64).sum(axis=0)
+    starts = depthwise_blocks(c)
+    fields = rq_fields(folded, call.consts["out_multiplier"], call.consts["out_shift"], max(c, 16))
+    fields = fields.reshape(4, -1)
+    rq = np.ascontiguousarray(np.stack([fields[:, s:s + 16] for s in starts])).reshape(-1)
+    taps = w.reshape(-1, c).astype(np.int8)
+    if c < 16:
+        taps = np.concatenate([taps, np.zeros((taps.shape[0], 16 - c), dtype=np.int8)], axis=1)
+    packed = np.ascontiguousarray(np.stack([taps[:, s:s + 16] for s in starts])).reshape(-1)
+    params = {key: int(p[key]) for key in GEOMETRY}
+    params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
+                  act_max=int(p["act_max"]))
+    scratch = Scratch(depthwise_scratch_bytes(params), name="dw_padded")
+    return KernelCall(call.op, "ep_depthwise_conv2d_s8_neon", "ep_depthwise_conv2d_s8_neon_params", params=params,
+                      consts={"rq": rq, "filter": packed}, args=[call.args[0], call.args[1], scratch, call.args[3]])
+
+
+@specializer("ep_add_s8", requires={"neon"}, priority=PRIORITY)
+def add_neon(call: KernelCall) -> KernelCall | None:
+    if not ENABLED["add"] or int(call.params["broadcast"]):
+        return None
+    out = KernelCall(call.op, "ep_add_s8_neon", call.params_type, params=dict(call.params), consts=dict(call.consts),
+                     args=list(call.args), outputs=call.outputs)
+    out.inplace_lag_bytes = 0  # element i is read (16 at a time) before element i is written
+    return out
+
+
+@specializer("ep_avg_pool_s8", requires={"neon"}, priority=PRIORITY)
+def avg_pool_neon(call: KernelCall) -> KernelCall | None:
+    if not ENABLED["avg_pool"]:
+        return None
+    out = KernelCall(call.op, "ep_avg_pool_s8_neon", call.params_type, params=dict(call.params),
+                     consts=dict(call.consts), args=list(call.args), outputs=call.outputs)
+    # As the portable kernel: all of a pixel's window sums go to the scratch before the pixel is written.
+    out.inplace_lag_bytes = window_call_lag(out, pixel_group=1)
+    return out

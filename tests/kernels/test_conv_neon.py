@@ -1,0 +1,136 @@
+"""AArch64 NEON int8 kernels (csrc/kernels/*_neon.cc, *_sdot.cc) against LiteRT's reference kernels, under
+qemu-aarch64: rpi4 (-cpu cortex-a72: SMLAL/SADALP GEMM, no SDOT) and rpi5 (-cpu cortex-a76: SDOT GEMM). The kernels
+only build for AArch64, so there is no host binding.
+
+The cases are the Helium sweep's (tests/kernels/test_conv_mve.py: 1x1 and im2col GEMMs over strides, dilations,
+padding, K and channel tails, batches; depthwise borders and tails; ADD), plus the -128 weight fallbacks: the
+SMLAL GEMM and the depthwise kernel sum two products in int16 and need weights in [-127, 127].
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeprune.backends.tflite_writer import graph_to_bytes
+from edgeprune.lower import lower_graph
+from edgeprune.lower.isa import neon
+
+# The Helium sweep's case builders (tests run with --import-mode=importlib: load the sibling module by path).
+_spec = importlib.util.spec_from_file_location("_mve_cases", Path(__file__).with_name("test_conv_mve.py"))
+_mve = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mve)
+_graph, add_op, conv_op, dw_op = _mve._graph, _mve.add_op, _mve.conv_op, _mve.dw_op
+dw_fc_cases, gemm_cases = _mve.dw_fc_cases, _mve.gemm_cases
+
+RPI4_ISA = frozenset({"neon", "crc"})
+RPI5_ISA = frozenset({"neon", "crc", "dotprod", "fp16", "rcpc"})
+
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-aarch64") is None or shutil.which("aarch64-linux-gnu-g++") is None,
+                                reason="qemu-aarch64 / aarch64-linux-gnu-g++ not installed")
+
+
+def _clip_weights(ops):
+    """Weights in [-127, 127] (TFLite's int8 weight range), so the int16 paths apply."""
+    for op in ops:
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            op.inputs[1].data = np.maximum(op.inputs[1].data, -127).astype(np.int8)
+    return ops
+
+
+def cases(group, seed):
+    if group == "gemm":
+        return _clip_weights(gemm_cases(seed))
+    ops = [op for op in dw_fc_cases(seed) if op.kind != "FULLY_CONNECTED"]
+    rng = np.random.default_rng(100 + seed)
+    ops = _clip_weights(ops)
+    ops.append(add_op(rng, "big", (1, 9, 7, 16)))  # 16-element steps and a tail
+    return ops
+
+
+def _with_minus_128(ops):
+    for op in ops:
+        w = op.inputs[1].data.copy()
+        w.flat[0] = -128
+        op.inputs[1].data = w
+    return ops
+
+
+def test_specializers_choose_neon_kernels():
+    g = _graph(cases("gemm", 0), "t")
+    rpi4 = {c.func for c in lower_graph(g, RPI4_ISA).calls}
+    rpi5 = {c.func for c in lower_graph(_graph(cases("gemm", 0), "t"), RPI5_ISA).calls}
+    assert rpi4 == {"ep_conv2d_s8_neon"} and rpi5 == {"ep_conv2d_s8_sdot"}
+    funcs = [c.func for c in sorted(lower_graph(_graph(cases("dw_fc", 0), "t"), RPI4_ISA).calls,
+                                    key=lambda c: c.op.index)]
+    assert funcs.count("ep_depthwise_conv2d_s8_neon") == 10 and "ep_depthwise_conv2d_s8" in funcs  # dm 2
+    assert funcs.count("ep_add_s8_neon") == 3 and "ep_add_s8" in funcs  # broadcasting stays portable
+    # A -128 weight: SDOT still applies, the int16 pair sums do not.
+    rng = np.random.default_rng(0)
+    ops = _with_minus_128([conv_op(rng, "a", 1, 5, 5, 16, 8, 3, 3), dw_op(rng, "b", 1, 5, 5, 16, 3, 3)])
+    assert [c.func for c in lower_graph(_graph(ops, "t"), RPI4_ISA).calls] == ["ep_conv2d_s8",
+                                                                               "ep_depthwise_conv2d_s8"]
+    assert lower_graph(_graph(ops, "t"), RPI5_ISA).calls[0].func == "ep_conv2d_s8_sdot"
+
+
+def test_sdot_panel_layout():
+    w = np.arange(10 * 20, dtype=np.int64).reshape(10, 20).astype(np.int8)
+    packed = neon.pack_sdot(w).reshape(2, 2, 4, 2, 4, 4)  # [oc/8][K/16][group][half][4 oc][4 k]
+    for oc in range(16):
+        for k in range(32):
+            expect = w[oc, k] if oc < 10 and k < 20 else 0
+            assert packed[oc // 8, k // 16, (k % 16) // 4, (oc % 8) // 4, oc % 4, k % 4] == expect
+    packed = neon.pack_smlal(w).reshape(3, 2, 4, 16)
+    assert packed[2, 1, 1, 3] == w[9, 19] and packed[2, 1, 2, 3] == 0
+
+
+@needs_qemu
+@pytest.mark.parametrize("target,group", [("rpi4", "gemm"), ("rpi4", "dw_fc"), ("rpi5", "gemm")])
+def test_neon_kernels_bit_exact(target, group, tmp_path):
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    ops = cases(group, 1)
+    if target == "rpi5":  # SDOT takes -128 weights too
+        ops = _with_minus_128(ops[:6]) + ops[6:]
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(ops, f"neon_{group}")))
+    build(model, load_profile(target), tmp_path / "out")
+    result = verify(tmp_path / "out", inputs=2, qemu=True)
+    assert result["bit_exact"] is True, result
+    kernels = {layer["kernel"] for layer in result["layers"]}
+    assert kernels & {"ep_conv2d_s8_neon", "ep_conv2d_s8_sdot", "ep_depthwise_conv2d_s8_neon"}, kernels
+
+
+@needs_qemu
+def test_rpi4_build_has_no_sdot_and_cortex_a72_traps_it(tmp_path):
+    """The rpi4 runtime has no SDOT in its code, and qemu -cpu cortex-a72 would catch one: the rpi5 binary of a
+    conv model dies there with SIGILL."""
+    from edgeprune.benchmark import bench_input, build_binary
+    from edgeprune.pipeline import build, load_model
+    from edgeprune.targets import load_profile, qemu
+
+    rng = np.random.default_rng(0)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(_clip_weights([conv_op(rng, "a", 1, 6, 6, 16, 16, 3, 3)]), "conv")))
+    elves = {}
+    for target in ("rpi4", "rpi5"):
+        out = tmp_path / target
+        build(model, load_profile(target), out)
+        (tmp_path / f"bin_{target}").mkdir()
+        elves[target] = build_binary(out, load_profile(target), tmp_path / f"bin_{target}" / "ep_bench",
+                                     bench_input(load_model(model)))
+        dis = subprocess.run(["aarch64-linux-gnu-objdump", "-d", str(elves[target])], capture_output=True, text=True,
+                             check=True).stdout
+        assert ("\tsdot\t" in dis) == (target == "rpi5"), target
+    rpi4 = load_profile("rpi4")
+    ok = subprocess.run([*qemu.qemu_command(rpi4, elves["rpi4"]), "1", "0"], capture_output=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    trapped = subprocess.run([*qemu.qemu_command(rpi4, elves["rpi5"]), "1", "0"], capture_output=True, check=False)
+    assert trapped.returncode == -4, (trapped.returncode, trapped.stderr)  # SIGILL
