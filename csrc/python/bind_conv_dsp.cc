@@ -3,6 +3,7 @@
 #include "bindings.h"
 #include "conv_fields.h"
 #include "edgeprune/kernels/conv_dsp.h"
+#include "edgeprune/kernels/sparse_dsp.h"
 
 namespace {
 
@@ -37,19 +38,75 @@ void requant(const py::dict& d, const py::dict& c, P& p) {
   p.requant = ep_py::cptr<int32_t>(c, "requant");
 }
 
-void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
-          py::array out) {
+ep_conv2d_s8_dsp_params conv_params(const py::dict& d, const py::dict& c, py::array& in, py::array& s,
+                                    py::array& out) {
   ep_conv2d_s8_dsp_params p{};
   geometry(d, p);
   p.k_padded = ep_py::get_i(d, "k_padded");
   requant(d, c, p);
   need(in, n_in(d), "input");
-  need(f, even(p.out_c) * p.k_padded, "filter");
   need(s, EP_CONV_DSP_SCRATCH_BYTES(p.k_padded, p.out_c), "scratch");
   need(out, n_out(d), "output");
+  return p;
+}
+
+void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
+          py::array out) {
+  const ep_conv2d_s8_dsp_params p = conv_params(d, c, in, s, out);
+  need(f, even(p.out_c) * p.k_padded, "filter");
   ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), s.mutable_data(),
                   ep_py::ptr<int8_t>(out, "output")),
                name);
+}
+
+// The block-sparse format (sparse_dsp.h): counts per pair, one index and 8 weights per stored block.
+size_t sparse_blocks(py::array& index, py::array& count, py::array& f, int32_t pairs) {
+  need(count, (size_t)pairs, "block_count");
+  const int16_t* n = ep_py::ptr<int16_t>(count, "block_count");
+  size_t blocks = 0;
+  for (int32_t i = 0; i < pairs; ++i) {
+    if (n[i] < 0) throw std::invalid_argument("block_count: negative");
+    blocks += (size_t)n[i];
+  }
+  need(index, blocks, "block_index");
+  need(f, blocks * 8, "filter");
+  return blocks;
+}
+
+using SparseConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const uint8_t*,
+                                   const int16_t*, void*, int8_t*);
+
+void sparse_conv(SparseConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f,
+                 py::array index, py::array count, py::array s, py::array out) {
+  const ep_conv2d_s8_dsp_params p = conv_params(d, c, in, s, out);
+  sparse_blocks(index, count, f, (p.out_c + 1) / 2);
+  const uint8_t* ix = ep_py::ptr<uint8_t>(index, "block_index");
+  for (py::ssize_t i = 0; i < index.size(); ++i)
+    if (4 * (int32_t)ix[i] >= p.k_padded) throw std::invalid_argument("block_index: group out of range");
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), ix,
+                  ep_py::ptr<int16_t>(count, "block_count"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
+               name);
+}
+
+ep_fully_connected_s8_dsp_params fc_params(const py::dict& d, const py::dict& c, py::array& in, py::array& s,
+                                           py::array& out) {
+  ep_fully_connected_s8_dsp_params p{};
+  p.batches = ep_py::get_i(d, "batches");
+  p.depth = ep_py::get_i(d, "depth");
+  p.units = ep_py::get_i(d, "units");
+  p.depth_padded = ep_py::get_i(d, "depth_padded");
+  p.input_offset = ep_py::get_i(d, "input_offset");
+  p.output_offset = ep_py::get_i(d, "output_offset");
+  p.act_min = ep_py::get_i(d, "act_min");
+  p.act_max = ep_py::get_i(d, "act_max");
+  p.input_scale = ep_py::get_f(d, "input_scale");
+  p.output_scale = ep_py::get_f(d, "output_scale");
+  need_const(c, "filter_scales", p.units);
+  p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
+  need(in, (size_t)p.batches * p.depth, "input");
+  need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
+  need(out, (size_t)p.batches * p.units, "output");
+  return p;
 }
 
 void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
@@ -88,26 +145,33 @@ EP_BIND(bind_conv_dsp) {
   });
   m.def("ep_fully_connected_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array b,
                                         py::array s, py::array out) {
-    ep_fully_connected_s8_dsp_params p{};
-    p.batches = ep_py::get_i(d, "batches");
-    p.depth = ep_py::get_i(d, "depth");
-    p.units = ep_py::get_i(d, "units");
-    p.depth_padded = ep_py::get_i(d, "depth_padded");
-    p.input_offset = ep_py::get_i(d, "input_offset");
-    p.output_offset = ep_py::get_i(d, "output_offset");
-    p.act_min = ep_py::get_i(d, "act_min");
-    p.act_max = ep_py::get_i(d, "act_max");
-    p.input_scale = ep_py::get_f(d, "input_scale");
-    p.output_scale = ep_py::get_f(d, "output_scale");
-    need_const(c, "filter_scales", p.units);
-    p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
-    need(in, (size_t)p.batches * p.depth, "input");
+    const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
     need(w, even(p.units) * p.depth_padded, "weights");
-    need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
-    need(out, (size_t)p.batches * p.units, "output");
     ep_py::check(ep_fully_connected_s8_dsp(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(w, "weights"),
                                            opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
                                            ep_py::ptr<int8_t>(out, "output")),
                  "ep_fully_connected_s8_dsp");
+  });
+  m.def("ep_conv2d_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array ix,
+                                      py::array n, py::array s, py::array out) {
+    sparse_conv(ep_conv2d_s8_sparse_dsp, "ep_conv2d_s8_sparse_dsp", d, c, in, f, ix, n, s, out);
+  });
+  m.def("ep_conv2d_1x1_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array ix,
+                                          py::array n, py::array s, py::array out) {
+    sparse_conv(ep_conv2d_1x1_s8_sparse_dsp, "ep_conv2d_1x1_s8_sparse_dsp", d, c, in, f, ix, n, s, out);
+  });
+  m.def("ep_fully_connected_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array ix,
+                                               py::array n, py::array b, py::array s, py::array out) {
+    const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
+    sparse_blocks(ix, n, w, (p.units + 1) / 2);
+    const uint8_t* idx = ep_py::ptr<uint8_t>(ix, "block_index");
+    for (py::ssize_t i = 0; i < ix.size(); ++i)
+      if (4 * (int32_t)idx[i] >= p.depth_padded) throw std::invalid_argument("block_index: group out of range");
+    ep_py::check(ep_fully_connected_s8_sparse_dsp(&p, ep_py::ptr<int8_t>(in, "input"),
+                                                  ep_py::ptr<int16_t>(w, "weights"), idx,
+                                                  ep_py::ptr<int16_t>(n, "block_count"),
+                                                  opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
+                                                  ep_py::ptr<int8_t>(out, "output")),
+                 "ep_fully_connected_s8_sparse_dsp");
   });
 }
