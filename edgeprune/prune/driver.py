@@ -24,6 +24,8 @@ class PruneOptions:
     criterion: str = "l2"
     calibration: str | None = None
     round_to: int | None = None
+    sparsity: float | None = None  # share of CONV_2D / FC weights zeroed in blocks after channel pruning
+    sparsity_pattern: str = "2x4"
 
 
 def is_torch_spec(spec: str) -> bool:
@@ -64,6 +66,9 @@ def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...]
 def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneOptions,
                 on_event=None) -> tuple[bytes, dict]:
     if is_torch_spec(model_spec):
+        if options.sparsity is not None or ":" in options.sparsity_pattern:
+            raise EdgePruneError("--sparsity works on .tflite and ONNX models: prune the PyTorch model first, then "
+                                 "run `edgeprune prune pruned.tflite --sparsity ...` on the int8 model it wrote")
         return _prune_torch(model_spec, profile, budgets, options, on_event)
     path = Path(model_spec)
     suffix = path.suffix.lower()
@@ -83,8 +88,22 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
     from edgeprune.prune.oneshot_budget import prune_graph_to_budgets
 
     calibration = load_calibration(options.calibration, [(t.shape, t.dtype) for t in graph.inputs])
+    sparse = options.sparsity is not None or ":" in options.sparsity_pattern
+    if sparse:
+        from edgeprune.prune.sparsity import parse_pattern
+
+        parse_pattern(options.sparsity_pattern)  # fail before the slow part
     pruned, info = prune_graph_to_budgets(graph, profile, budgets, calibration, on_event=on_event,
                                          round_to=options.round_to)
+    sparsity_rows = None
+    if sparse:
+        from edgeprune.prune.sparsity import sparsify_graph
+
+        if pruned is graph:
+            import copy
+
+            pruned = copy.deepcopy(graph)
+        sparsity_rows = sparsify_graph(pruned, options.sparsity or 0.0, options.sparsity_pattern)
     report = {
         "target": profile.name,
         "method": "one-shot channel pruning with least-squares reconstruction",
@@ -97,6 +116,9 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
         "layers_after": info["pruned"]["layers"],
         "accuracy_proxy": {k: v for k, v in info.get("oneshot", {}).items() if "agree" in k or "error" in k},
     }
+    if sparsity_rows is not None:
+        report["sparsity"] = {"pattern": options.sparsity_pattern, "requested": options.sparsity,
+                              "layers": sparsity_rows}
     return graph_to_bytes(pruned), report
 
 

@@ -30,7 +30,7 @@ def _dense_only(monkeypatch):
     whose K padding leaves whole zero blocks."""
     from edgeprune.lower.isa import dsp_sparse
 
-    monkeypatch.setattr(dsp_sparse, "ENABLED", False)
+    monkeypatch.setattr(dsp_sparse, "MODE", "dense")
 
 
 def _conv_cfg(rng, path):

@@ -20,7 +20,8 @@ from edgeprune.lower.program import KernelCall
 from edgeprune.lower.specialize import specializer
 
 PRIORITY = 5  # above the dense DSP specializers (0), below Helium (10) on the Cortex-M55
-ENABLED = True  # switched off to measure the dense kernels on the same weights (bench/sparse.py)
+# "auto": the cheaper kernel per layer; "dense" / "sparse" force one (bench/sparse.py measures both).
+MODE = "auto"
 MAX_GROUPS = 256  # uint8 group indices: k_padded <= 1024
 
 
@@ -76,12 +77,12 @@ def _const(name: str, data: np.ndarray) -> Tensor:
 
 def _sparse(dense: KernelCall | None, weight_arg: int, k_key: str) -> KernelCall | None:
     """The sparse form of a dense DSP call: its weight argument replaced by the three sparse arrays."""
-    if dense is None or not ENABLED:
+    if dense is None or MODE == "dense":
         return None
     w = dense.args[weight_arg]
     k_padded = int(dense.params[k_key])
     dense_weights = np.asarray(w.data, dtype=np.int16)
-    if not sparse_cheaper(dense_weights, k_padded):
+    if k_padded // 4 > MAX_GROUPS or (MODE == "auto" and not sparse_cheaper(dense_weights, k_padded)):
         return None
     weights, index, count = pack_blocks(dense_weights, k_padded)
     name = w.name.removesuffix("_dsp")
