@@ -48,8 +48,9 @@ def _layer(rng, label, kind, shape, tag):
     return random_layer(rng, kind, cfg, tag=tag)
 
 
-def _measure(layers, target, mode, work: Path) -> tuple[list[dict], list[str]]:
-    """Per-layer instructions of one firmware holding all layers, with the sparse specializer in `mode`."""
+def _measure(layers, target, mode, work: Path) -> list[dict]:
+    """Per-layer profile (instructions, kernel) of one firmware holding all layers, in the order of `layers`,
+    with the sparse specializer in `mode`."""
     from edgeprune.backends.tflite_writer import graph_to_bytes
     from edgeprune.lower.isa import dsp_sparse
     from edgeprune.pipeline import build
@@ -69,7 +70,8 @@ def _measure(layers, target, mode, work: Path) -> tuple[list[dict], list[str]]:
         dsp_sparse.MODE = old
     if not r["bit_exact"]:
         raise SystemExit(f"bench: {mode} build of the layer model is not bit-exact")
-    return r["layers"], [x["kernel"] for x in r["layers"]]
+    by_name = {x["name"]: x for x in r["layers"]}
+    return [by_name[y.name] for _, _, y, _ in layers]
 
 
 def _flash(op) -> dict:
@@ -80,10 +82,9 @@ def _flash(op) -> dict:
     w = np.asarray(op.inputs[1].data, dtype=np.int8)
     rows = w.reshape(w.shape[0], -1)
     dense16, k_pad = gemm_weights(rows)
-    weights, index, count = pack_blocks(dense16, k_pad)
+    weights, stream = pack_blocks(dense16, k_pad)
     return {"dense_int8_bytes": int(rows.size), "dense_dsp_bytes": int(dense16.nbytes),
-            "sparse_bytes": int(weights.nbytes + index.nbytes + count.nbytes),
-            "sparse_index_bytes": int(index.nbytes + count.nbytes)}
+            "sparse_bytes": int(weights.nbytes + stream.nbytes), "sparse_index_bytes": int(stream.nbytes)}
 
 
 def bench_layers(target: str, patterns, sparsities, work: Path, log=print) -> list[dict]:
@@ -92,7 +93,7 @@ def bench_layers(target: str, patterns, sparsities, work: Path, log=print) -> li
 
     rng = np.random.default_rng(0)
     base = [_layer(rng, label, kind, shape, f"_{i}") for i, (label, kind, shape) in enumerate(SHAPES)]
-    dense, _ = _measure(base, target, "dense", work / "dense")
+    dense = _measure(base, target, "dense", work / "dense")
     log(f"dense: {[x['instructions'] for x in dense]}")
     rows = []
     for pattern in patterns:
@@ -105,8 +106,8 @@ def bench_layers(target: str, patterns, sparsities, work: Path, log=print) -> li
                 layers.append(layer)
                 meta.append((i, label, s, info["density"]))
         work_p = work / pattern.replace(":", "of")
-        sparse, _ = _measure(layers, target, "sparse", work_p)
-        _, auto_kernels = _measure(layers, target, "auto", work_p / "auto")
+        sparse = _measure(layers, target, "sparse", work_p)
+        auto_kernels = [x["kernel"] for x in _measure(layers, target, "auto", work_p / "auto")]
         for (i, label, _s, density), layer, sp, auto in zip(meta, layers, sparse, auto_kernels):
             d = dense[i]["instructions"]
             rows.append({"target": target, "layer": label, "pattern": pattern, "density": round(density, 4),
@@ -165,8 +166,8 @@ def bench_kws(target: str, work: Path, log=print) -> dict | None:
 def markdown(result: dict) -> str:
     lines = [f"# Block-sparse int8 kernels on {result['target']} (QEMU instruction counts, bit-exact)", "",
              "Per layer: sparse kernel forced vs the dense DSP kernel on the same weights; `auto` is the kernel "
-             "the cost model picks. Flash: packed sparse blocks (int16) + uint8 indices + int16 counts, against "
-             "the dense int16 DSP layout and the dense int8 filter.", "",
+             "the cost model picks. Flash: packed sparse blocks (int16) + the uint8 block stream (counts and "
+             "indices), against the dense int16 DSP layout and the dense int8 filter.", "",
              "| layer | pattern | density | dense instr | sparse instr | sparse/dense | auto | "
              "sparse/dense DSP bytes | sparse/int8 bytes |", "|---|---|---:|---:|---:|---:|---|---:|---:|"]
     for r in result["layers"]:

@@ -3,10 +3,9 @@
 #include "edgeprune/kernels/sparse_dsp.h"
 
 extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_sparse_dsp(const ep_conv2d_s8_dsp_params *p, const int8_t *input,
-                                                        const int16_t *filter, const uint8_t *block_index,
-                                                        const int16_t *block_count, void *scratch,
+                                                        const int16_t *filter, const uint8_t *blocks, void *scratch,
                                                         int8_t *output) {
-  if (!ep::dsp::conv_args_ok(p) || p->k_padded > 1024) return EP_ERROR_ARGUMENT;
+  if (!ep::dsp::conv_args_ok(p) || p->k_padded > 1020) return EP_ERROR_ARGUMENT;
   const int32_t pixels = p->out_h * p->out_w, pairs = (p->out_c + 1) / 2;
   const uint32_t off2 = ep::dsp::dup16(p->input_offset);
   const uint32_t *w = (const uint32_t *)(const void *)filter;
@@ -20,7 +19,7 @@ extern "C" EP_DSP_HOT ep_status ep_conv2d_s8_sparse_dsp(const ep_conv2d_s8_dsp_p
         p, rq, s, output + (size_t)b * out_image, pixels,
         [&](int32_t px, uint32_t *col) { ep::dsp::im2col_column(p, in_b, s.gather, off2, px, col); },
         [&](const uint32_t *cols, int32_t *acc) {
-          ep::dsp::gemm_sparse_pairs(w, block_index, block_count, cols, pairs, acc);
+          ep::dsp::gemm_sparse_pairs(w, blocks, cols, pairs, acc);
         });
   }
   return EP_OK;

@@ -59,32 +59,33 @@ void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py:
                name);
 }
 
-// The block-sparse format (sparse_dsp.h): counts per pair, one index and 8 weights per stored block.
-size_t sparse_blocks(py::array& index, py::array& count, py::array& f, int32_t pairs) {
-  need(count, (size_t)pairs, "block_count");
-  const int16_t* n = ep_py::ptr<int16_t>(count, "block_count");
-  size_t blocks = 0;
+// The block-sparse format (sparse_dsp.h): per pair a block count, then its group indices; 8 weights a block.
+// Walks the stream so a malformed one fails here rather than reading outside the column or the weights.
+void check_blocks(py::array& blocks, py::array& f, int32_t pairs, int32_t k_padded) {
+  const uint8_t* b = ep_py::ptr<uint8_t>(blocks, "blocks");
+  const size_t size = (size_t)blocks.size();
+  size_t pos = 0, stored = 0;
   for (int32_t i = 0; i < pairs; ++i) {
-    if (n[i] < 0) throw std::invalid_argument("block_count: negative");
-    blocks += (size_t)n[i];
+    if (pos >= size) throw std::invalid_argument("blocks: stream too short");
+    const size_t n = b[pos++];
+    if (pos + n > size) throw std::invalid_argument("blocks: stream too short");
+    for (size_t j = 0; j < n; ++j)
+      if (4 * (int32_t)b[pos + j] >= k_padded) throw std::invalid_argument("blocks: group out of range");
+    pos += n;
+    stored += n;
   }
-  need(index, blocks, "block_index");
-  need(f, blocks * 8, "filter");
-  return blocks;
+  need(f, stored * 8, "filter");
 }
 
 using SparseConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const uint8_t*,
-                                   const int16_t*, void*, int8_t*);
+                                   void*, int8_t*);
 
 void sparse_conv(SparseConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f,
-                 py::array index, py::array count, py::array s, py::array out) {
+                 py::array blocks, py::array s, py::array out) {
   const ep_conv2d_s8_dsp_params p = conv_params(d, c, in, s, out);
-  sparse_blocks(index, count, f, (p.out_c + 1) / 2);
-  const uint8_t* ix = ep_py::ptr<uint8_t>(index, "block_index");
-  for (py::ssize_t i = 0; i < index.size(); ++i)
-    if (4 * (int32_t)ix[i] >= p.k_padded) throw std::invalid_argument("block_index: group out of range");
-  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), ix,
-                  ep_py::ptr<int16_t>(count, "block_count"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
+  check_blocks(blocks, f, (p.out_c + 1) / 2, p.k_padded);
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
+                  ep_py::ptr<uint8_t>(blocks, "blocks"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
                name);
 }
 
@@ -152,24 +153,21 @@ EP_BIND(bind_conv_dsp) {
                                            ep_py::ptr<int8_t>(out, "output")),
                  "ep_fully_connected_s8_dsp");
   });
-  m.def("ep_conv2d_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array ix,
-                                      py::array n, py::array s, py::array out) {
-    sparse_conv(ep_conv2d_s8_sparse_dsp, "ep_conv2d_s8_sparse_dsp", d, c, in, f, ix, n, s, out);
+  m.def("ep_conv2d_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
+                                      py::array s, py::array out) {
+    sparse_conv(ep_conv2d_s8_sparse_dsp, "ep_conv2d_s8_sparse_dsp", d, c, in, f, blocks, s, out);
   });
-  m.def("ep_conv2d_1x1_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array ix,
-                                          py::array n, py::array s, py::array out) {
-    sparse_conv(ep_conv2d_1x1_s8_sparse_dsp, "ep_conv2d_1x1_s8_sparse_dsp", d, c, in, f, ix, n, s, out);
+  m.def("ep_conv2d_1x1_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
+                                          py::array s, py::array out) {
+    sparse_conv(ep_conv2d_1x1_s8_sparse_dsp, "ep_conv2d_1x1_s8_sparse_dsp", d, c, in, f, blocks, s, out);
   });
-  m.def("ep_fully_connected_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array ix,
-                                               py::array n, py::array b, py::array s, py::array out) {
+  m.def("ep_fully_connected_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array blocks,
+                                               py::array b, py::array s, py::array out) {
     const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
-    sparse_blocks(ix, n, w, (p.units + 1) / 2);
-    const uint8_t* idx = ep_py::ptr<uint8_t>(ix, "block_index");
-    for (py::ssize_t i = 0; i < ix.size(); ++i)
-      if (4 * (int32_t)idx[i] >= p.depth_padded) throw std::invalid_argument("block_index: group out of range");
+    check_blocks(blocks, w, (p.units + 1) / 2, p.depth_padded);
     ep_py::check(ep_fully_connected_s8_sparse_dsp(&p, ep_py::ptr<int8_t>(in, "input"),
-                                                  ep_py::ptr<int16_t>(w, "weights"), idx,
-                                                  ep_py::ptr<int16_t>(n, "block_count"),
+                                                  ep_py::ptr<int16_t>(w, "weights"),
+                                                  ep_py::ptr<uint8_t>(blocks, "blocks"),
                                                   opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
                                                   ep_py::ptr<int8_t>(out, "output")),
                  "ep_fully_connected_s8_sparse_dsp");

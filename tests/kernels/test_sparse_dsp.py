@@ -85,8 +85,8 @@ def test_pack_blocks_layout():
     w[1, 10] = -2  # pair 0, group 2
     w[2, 0] = 3  # pair 1, group 0
     dense, k_pad = gemm_weights(w)
-    weights, index, count = pack_blocks(dense, k_pad)
-    assert k_pad == 16 and count.tolist() == [2, 1] and index.tolist() == [1, 2, 0]
+    weights, stream = pack_blocks(dense, k_pad)
+    assert k_pad == 16 and stream.tolist() == [2, 1, 2, 1, 0]  # pair 0: groups 1, 2; pair 1: group 0
     assert weights.reshape(3, 8).tolist() == [[0, 0, 7, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, -2, 0, 0],
                                               [3, 0, 0, 0, 0, 0, 0, 0]]
 
@@ -109,9 +109,9 @@ def test_bad_block_index_rejected():
     layer, graph, _ = _sparse_layer(rng, "1x1", 0.75, "2x4")
     program = lower_graph(graph, DSP)
     call = program.calls[0]
-    index = next(a for a in call.args if getattr(a, "dtype", "") == "uint8")
-    index.data = np.full_like(index.data, 255)
-    with pytest.raises(ValueError, match="block_index"):
+    stream = next(a for a in call.args if getattr(a, "dtype", "") == "uint8")
+    stream.data = np.full_like(stream.data, 255)
+    with pytest.raises(ValueError, match="blocks"):
         run_program(program, [layer[3]])
 
 

@@ -3,8 +3,8 @@ connected), chosen per layer where the stored weight blocks make them cheaper th
 
 Format (csrc/include/edgeprune/kernels/sparse_dsp.h): the dense DSP layout's 2 x 4 weight blocks (a pair of
 output channels x a group of 4 along K) are kept only where a weight is non-zero: int16 weights of the
-stored blocks, a uint8 group index per block and an int16 block count per channel pair. A layer pruned in
-2 x 4 blocks (edgeprune/prune/sparsity.py; 2 x 8 and 2 x 16 patterns are unions of them) runs only its
+stored blocks and one uint8 stream with, per channel pair, its block count and its blocks' group indices.
+A layer pruned in 2 x 4 blocks (edgeprune/prune/sparsity.py; 2 x 8 and 2 x 16 patterns are unions of them) runs only its
 non-zero blocks; the arithmetic is the dense kernel's, so it is bit-exact with it on the same weights.
 """
 
@@ -22,7 +22,7 @@ from edgeprune.lower.specialize import specializer
 PRIORITY = 5  # above the dense DSP specializers (0), below Helium (10) on the Cortex-M55
 # "auto": the cheaper kernel per layer; "dense" / "sparse" force one (bench/sparse.py measures both).
 MODE = "auto"
-MAX_GROUPS = 256  # uint8 group indices: k_padded <= 1024
+MAX_GROUPS = 255  # uint8 group indices and counts: k_padded <= 1020
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class GemmCost:
     dense_per_group: float = 12.0  # 24 instructions per two groups of a channel pair
     dense_per_pair: float = 10.0
     sparse_per_block: float = 14.0  # 28 per two blocks
-    sparse_per_pair: float = 18.0
+    sparse_per_pair: float = 17.0
 
     def dense(self, pairs: int, groups: int) -> float:
         return pairs * (self.dense_per_group * groups + self.dense_per_pair)
@@ -52,16 +52,18 @@ def block_mask(dense_weights: np.ndarray, k_padded: int) -> np.ndarray:
     return np.any(dense_weights.reshape(-1, groups, 8) != 0, axis=2)
 
 
-def pack_blocks(dense_weights: np.ndarray, k_padded: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The dense DSP layout (int16 [pairs][groups][2][4]) -> (int16 weights of the stored blocks, uint8 group
-    index per block, int16 block count per pair)."""
+def pack_blocks(dense_weights: np.ndarray, k_padded: int) -> tuple[np.ndarray, np.ndarray]:
+    """The dense DSP layout (int16 [pairs][groups][2][4]) -> (int16 weights of the stored blocks, the uint8
+    block stream: per pair its count, then its groups)."""
     groups = k_padded // 4
     blocks = dense_weights.reshape(-1, groups, 8)
     mask = block_mask(dense_weights, k_padded)
     weights = np.ascontiguousarray(blocks[mask]).reshape(-1).astype(np.int16)
-    index = np.nonzero(mask)[1].astype(np.uint8)
-    count = mask.sum(axis=1).astype(np.int16)
-    return weights, index, count
+    stream = []
+    for row in mask:
+        kept = np.nonzero(row)[0]
+        stream += [len(kept), *kept.tolist()]
+    return weights, np.asarray(stream, dtype=np.uint8)
 
 
 def sparse_cheaper(dense_weights: np.ndarray, k_padded: int, cost: GemmCost = COST) -> bool:
@@ -76,7 +78,7 @@ def _const(name: str, data: np.ndarray) -> Tensor:
 
 
 def _sparse(dense: KernelCall | None, weight_arg: int, k_key: str) -> KernelCall | None:
-    """The sparse form of a dense DSP call: its weight argument replaced by the three sparse arrays."""
+    """The sparse form of a dense DSP call: its weight argument replaced by the two sparse arrays."""
     if dense is None or MODE == "dense":
         return None
     w = dense.args[weight_arg]
@@ -84,11 +86,10 @@ def _sparse(dense: KernelCall | None, weight_arg: int, k_key: str) -> KernelCall
     dense_weights = np.asarray(w.data, dtype=np.int16)
     if k_padded // 4 > MAX_GROUPS or (MODE == "auto" and not sparse_cheaper(dense_weights, k_padded)):
         return None
-    weights, index, count = pack_blocks(dense_weights, k_padded)
+    weights, stream = pack_blocks(dense_weights, k_padded)
     name = w.name.removesuffix("_dsp")
     args = list(dense.args)
-    args[weight_arg:weight_arg + 1] = [_const(f"{name}_sparse", weights), _const(f"{name}_blocks", index),
-                                       _const(f"{name}_counts", count)]
+    args[weight_arg:weight_arg + 1] = [_const(f"{name}_sparse", weights), _const(f"{name}_blocks", stream)]
     out = KernelCall(dense.op, dense.func.replace("_s8_dsp", "_s8_sparse_dsp"), dense.params_type,
                      params=dict(dense.params), consts=dict(dense.consts), args=args)
     out.inplace_lag_bytes = dense.inplace_lag_bytes  # the same im2col / row order as the dense kernel
