@@ -66,9 +66,6 @@ def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...]
 def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneOptions,
                 on_event=None) -> tuple[bytes, dict]:
     if is_torch_spec(model_spec):
-        if options.sparsity is not None or ":" in options.sparsity_pattern:
-            raise EdgePruneError("--sparsity works on .tflite and ONNX models: prune the PyTorch model first, then "
-                                 "run `edgeprune prune pruned.tflite --sparsity ...` on the int8 model it wrote")
         return _prune_torch(model_spec, profile, budgets, options, on_event)
     path = Path(model_spec)
     suffix = path.suffix.lower()
@@ -159,5 +156,6 @@ def _prune_torch(spec: str, profile, budgets, options: PruneOptions, on_event):
         calibration = [torch.from_numpy(a[0]) for a in arrs]
     outcome = prune_torch(model, example, profile, budgets, criterion=options.criterion, calibration=calibration,
                           train_loader=train, val_loader=val, epochs=options.epochs, lr=options.lr,
-                          distill=options.distill, round_to=options.round_to, on_event=on_event)
+                          distill=options.distill, round_to=options.round_to, on_event=on_event,
+                          sparsity=options.sparsity, sparsity_pattern=options.sparsity_pattern)
     return outcome.tflite, outcome.report
