@@ -5,8 +5,9 @@ im2col conv and FC layers, the sparse kernel forced, the dense kernel on the sam
 cost model picks; flash of the packed sparse weights and indices against the dense int8 and int16 bytes.
 Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), then given 50% block sparsity,
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
+Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
 Writes bench/results/sparse.{json,md,png}.
-Usage: python bench/sparse.py [--target cortex-m7] [--quick] [--no-model]
+Usage: python bench/sparse.py [--target cortex-m7] [--quick] [--no-model] [--accuracy]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ SHAPES = [
     ("conv1x1 256->64 8x8", "CONV_2D", {"h": 8, "w": 8, "c": 256, "oc": 64, "kh": 1, "kw": 1}),
     ("conv3x3 32->32 8x8", "CONV_2D", {"h": 8, "w": 8, "c": 32, "oc": 32, "kh": 3, "kw": 3}),
     ("fc 256->64", "FULLY_CONNECTED", {"depth": 256, "units": 64}),
-    ("fc 1024->32", "FULLY_CONNECTED", {"depth": 1020, "units": 32}),
+    ("fc 1000->32", "FULLY_CONNECTED", {"depth": 1000, "units": 32}),
 ]
 BLOCK_PATTERNS = ("2x4", "2x8", "2x16")
 NM_PATTERNS = ("1:4", "2:8", "1:8", "1:16")
@@ -140,6 +141,7 @@ def bench_kws(target: str, work: Path, log=print) -> dict | None:
     from edgeprune.prune.sparsity import sparsify_graph
     from edgeprune.targets import load_profile
 
+    work.mkdir(parents=True, exist_ok=True)
     model = SHARED / "models" / "kws_ref_model.tflite"
     baselines = SHARED / "baselines" / "tflm_cmsisnn.json"
     if not model.is_file() or not baselines.is_file():
@@ -160,6 +162,81 @@ def bench_kws(target: str, work: Path, log=print) -> dict | None:
         rows[label] = _model_run(path, target, work)
         rows[label]["ratio_to_baseline"] = round(rows[label]["instructions"] / rows["baseline_instructions"], 3)
         log(f"kws {label}: {rows[label]}")
+    return rows
+
+
+def bench_accuracy(target: str, work: Path, epochs: int = 4, log=print) -> dict:
+    """Fashion-MNIST (bench/fashion_mnist.py, width 24, as bench/pruning.py): int8 test accuracy in LiteRT of the
+    dense model, one-shot block sparsity on its int8 weights, block sparsity with one epoch of masked
+    fine-tuning, and channel pruning to 50% of the MACs followed by 50% block sparsity (prune_torch, the KWS
+    recipe with training); the C build of that last model is run under QEMU on test images, bit-exact."""
+    import copy
+
+    import torch
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import fashion_mnist as fm
+    from pruning import c_outputs, litert_outputs, quantize_inputs
+
+    from edgeprune.backends.tflite_writer import graph_to_bytes
+    from edgeprune.importers import load_tflite
+    from edgeprune.prune.api import measure_tflite, prune_torch
+    from edgeprune.prune.budgets import parse_budget
+    from edgeprune.prune.export import export_int8_tflite
+    from edgeprune.prune.finetune import finetune
+    from edgeprune.prune.sparsity import sparsify_graph
+    from edgeprune.prune.sparsity_torch import apply_masks, block_masks, make_permanent
+    from edgeprune.targets import load_profile
+
+    if not fm.available():
+        log(f"bench: Fashion-MNIST not found in {fm.data_dir()}: no accuracy figures")
+        return {}
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    profile = load_profile(target)
+    train, val = fm.loaders(batch_size=128, train_limit=16000, seed=0)
+    test_x, test_y = fm.tensors("test")
+    labels = test_y.numpy()
+    example = torch.zeros(1, 1, 28, 28)
+    calibration = [x.unsqueeze(0) for x in train.dataset.tensors[0][:64]]
+    dense = fm.model(24)
+    finetune(dense, train, val, epochs, lr=3e-3, seed=0)
+    dense.eval()
+    rows = {}
+
+    def score(name: str, tflite: bytes, **extra) -> bytes:
+        q = quantize_inputs(tflite, test_x)
+        acc = float((litert_outputs(tflite, q).argmax(1) == labels).mean())
+        report = measure_tflite(tflite, profile)
+        rows[name] = {"int8_accuracy": acc, "macs": report["macs"], **extra}
+        log(f"fashion {name}: {rows[name]}")
+        return tflite
+
+    dense_tflite = score("dense", export_int8_tflite(dense, example, calibration))
+    path = work / "dense.tflite"
+    path.write_bytes(dense_tflite)
+    for s in (0.5, 0.75):
+        graph = load_tflite(path)
+        sparsify_graph(graph, s, "2x4")
+        score(f"oneshot_int8_{int(s * 100)}", graph_to_bytes(graph), sparsity=s)
+        model = copy.deepcopy(dense)
+        masks = block_masks(model, s, "2x4")
+        apply_masks(masks)
+        finetune(model, train, val, 1, lr=1e-3, teacher=copy.deepcopy(dense), seed=0)
+        make_permanent(masks)
+        model.eval()
+        score(f"finetuned_{int(s * 100)}", export_int8_tflite(model, example, calibration), sparsity=s)
+    outcome = prune_torch(copy.deepcopy(dense), example, profile, [parse_budget("macs", "50%")],
+                          calibration=calibration, train_loader=train, val_loader=val, epochs=2, lr=1e-3,
+                          sparsity=0.5)
+    tflite = score("macs50_sparse50", outcome.tflite, sparsity=0.5)
+    q = quantize_inputs(tflite, test_x[:100])
+    ours, measured = c_outputs(tflite, profile, q, work, "fashion_sparse")
+    rows["macs50_sparse50"].update(
+        c_outputs_equal_litert=int(np.all(ours == litert_outputs(tflite, q), axis=1).sum()), c_images=len(q),
+        instructions=int(np.median(measured["instructions_per_input"])))
+    for name in rows:
+        rows[name]["drop_points"] = round((rows["dense"]["int8_accuracy"] - rows[name]["int8_accuracy"]) * 100, 2)
     return rows
 
 
@@ -186,6 +263,12 @@ def markdown(result: dict) -> str:
             r = kws[label]
             lines.append(f"| {label} | {r['instructions']:,} | {r['ratio_to_baseline']:.3f}x | {r['weight_bytes']:,} | "
                          f"{'yes' if r['bit_exact'] else 'NO'} |")
+    acc = result.get("accuracy")
+    if acc:
+        lines += ["", "## Fashion-MNIST accuracy cost (int8, LiteRT, 10,000 test images)", "",
+                  "| model | MACs | int8 accuracy | drop (points) |", "|---|---:|---:|---:|"]
+        for name, r in acc.items():
+            lines.append(f"| {name} | {r['macs']:,} | {r['int8_accuracy']:.4f} | {r['drop_points']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -217,6 +300,7 @@ def main(argv=None) -> int:
     ap.add_argument("--target", default="cortex-m7")
     ap.add_argument("--quick", action="store_true", help="2x4 and 1:8 at 50%% and 75%% only")
     ap.add_argument("--no-model", action="store_true", help="skip the KWS whole-model figures")
+    ap.add_argument("--accuracy", action="store_true", help="also the Fashion-MNIST accuracy cost (trains, minutes)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     patterns = ("2x4", "1:8") if args.quick else BLOCK_PATTERNS + NM_PATTERNS
@@ -226,6 +310,9 @@ def main(argv=None) -> int:
         result = {"target": args.target, "layers": bench_layers(args.target, patterns, sparsities, work)}
         if not args.no_model:
             result["kws"] = bench_kws(args.target, work / "kws")
+        if args.accuracy:
+            (work / "acc").mkdir()
+            result["accuracy"] = bench_accuracy(args.target, work / "acc")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sparse.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
