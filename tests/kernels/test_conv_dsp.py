@@ -146,7 +146,7 @@ def _scaled_layer(rng, kind, cfg, scales, tag=""):
 @pytest.mark.parametrize("kind", ["CONV_2D", "DEPTHWISE_CONV_2D"])
 @pytest.mark.parametrize("shape", ["1x1", "3x3"])
 def test_requantization_every_shift(kind, shape):
-    """Left shifts, e = 1, deep right shifts and large biases through the exact one-SMLAL requantization."""
+    """Left shifts, e = 1, deep right shifts and large biases through the exact one-SMMLAR requantization."""
     rng = np.random.default_rng([7, len(kind), len(shape)])
     k = 1 if shape == "1x1" else 3
     cfg = {"n": 1, "h": 5, "w": 6, "c": 8, "oc": 9, "dm": 1, "kh": k, "kw": k, "sh": 1, "sw": 1, "dh": 1, "dw": 1,
@@ -185,7 +185,7 @@ def _one_smlal(x, m, shift):
 
 
 def test_requantize_formula():
-    """The derivation behind the one-SMLAL requantization, against TFLite's formula, under its preconditions."""
+    """The derivation behind the one-SMMLAR requantization, against TFLite's formula, under its preconditions."""
     rng = np.random.default_rng(3)
     cases = 0
     for m in [2**30, 2**30 + 1, 2**31 - 1, 3 * 2**29] + [int(v) for v in rng.integers(2**30, 2**31, size=12)]:

@@ -243,8 +243,7 @@ EP_DSP_INLINE void conv_gemm_with(const ep_conv2d_s8_dsp_params *p, const Requan
     im2col(px, s.cols);
     im2col(px1, s.cols + 2);
     gemm(s.cols, s.acc);
-    rq.run<2>(s.acc, 0, out_c, output + (size_t)px * out_c);
-    if (px1 != px) rq.run<2>(s.acc + 1, 0, out_c, output + (size_t)px1 * out_c);
+    rq.run_pair(s.acc, out_c, output + (size_t)px * out_c, output + (size_t)px1 * out_c);
   }
 }
 
