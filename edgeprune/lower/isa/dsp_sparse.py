@@ -33,8 +33,8 @@ class GemmCost:
 
     dense_per_group: float = 12.0  # 24 instructions per two groups of a channel pair
     dense_per_pair: float = 10.0
-    sparse_per_block: float = 14.0  # 28 per two blocks
-    sparse_per_pair: float = 17.0
+    sparse_per_block: float = 13.5  # 54 per four blocks
+    sparse_per_pair: float = 18.0
 
     def dense(self, pairs: int, groups: int) -> float:
         return pairs * (self.dense_per_group * groups + self.dense_per_pair)
