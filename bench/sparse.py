@@ -1,8 +1,8 @@
 """Benchmark: block-sparse int8 kernels against the dense DSP kernels under QEMU, per layer and per model.
 
 Per layer: instructions against density for each pruning pattern (edgeprune/prune/sparsity.py) on conv 1x1,
-im2col conv and FC layers, the sparse kernel forced, the dense kernel on the same weights, and the kernel the
-cost model picks; flash of the packed sparse weights and indices against the dense int8 and int16 bytes.
+im2col conv and FC layers, the sparse kernel forced (where the target has one: DSP on the M4/M7 for all three,
+Helium on the M55 for conv 1x1), the dense kernel on the same weights, and the kernel the cost model picks; flash of the packed sparse weights and indices against the dense int8 and int16 bytes.
 Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), then given 50% block sparsity,
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
 Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
@@ -53,7 +53,7 @@ def _measure(layers, target, mode, work: Path) -> list[dict]:
     """Per-layer profile (instructions, kernel) of one firmware holding all layers, in the order of `layers`,
     with the sparse specializer in `mode`."""
     from edgeprune.backends.tflite_writer import graph_to_bytes
-    from edgeprune.lower.isa import dsp_sparse
+    from edgeprune.lower.isa import dsp_sparse, mve_sparse
     from edgeprune.pipeline import build
     from edgeprune.targets import load_profile
     from edgeprune.testing.gemm_layers import layers_graph
@@ -63,12 +63,13 @@ def _measure(layers, target, mode, work: Path) -> list[dict]:
     work.mkdir(parents=True, exist_ok=True)
     model = work / f"{mode}.tflite"
     model.write_bytes(graph_to_bytes(graph))
-    old, dsp_sparse.MODE = dsp_sparse.MODE, mode
+    old = dsp_sparse.MODE, mve_sparse.MODE
+    dsp_sparse.MODE = mve_sparse.MODE = mode
     try:
         build(model, load_profile(target), work / mode)
         r = verify(work / mode, inputs=1, qemu=True)
     finally:
-        dsp_sparse.MODE = old
+        dsp_sparse.MODE, mve_sparse.MODE = old
     if not r["bit_exact"]:
         raise SystemExit(f"bench: {mode} build of the layer model is not bit-exact")
     by_name = {x["name"]: x for x in r["layers"]}
