@@ -1,8 +1,9 @@
-"""Benchmark: block-sparse int8 kernels against the dense DSP kernels under QEMU, per layer and per model.
+"""Benchmark: block-sparse int8 kernels against the dense kernels under QEMU, per layer and per model.
 
 Per layer: instructions against density for each pruning pattern (edgeprune/prune/sparsity.py) on conv 1x1,
 im2col conv and FC layers, the sparse kernel forced (where the target has one: DSP on the M4/M7 for all three,
-Helium on the M55 for conv 1x1), the dense kernel on the same weights, and the kernel the cost model picks; flash of the packed sparse weights and indices against the dense int8 and int16 bytes.
+Helium on the M55 for conv 1x1), the dense kernel on the same weights, and the kernel the cost model picks;
+flash of the packed sparse DSP weights and indices against the dense int8 and int16 bytes.
 Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), then given 50% block sparsity,
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
 Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
