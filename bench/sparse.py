@@ -81,13 +81,18 @@ def _flash(op) -> dict:
     """Bytes of the dense int8 filter, the dense DSP int16 layout, and the packed sparse blocks + indices."""
     from edgeprune.lower.isa.dsp import gemm_weights
     from edgeprune.lower.isa.dsp_sparse import pack_blocks
+    from edgeprune.lower.isa.mve_sparse import pack_chunks
 
     w = np.asarray(op.inputs[1].data, dtype=np.int8)
     rows = w.reshape(w.shape[0], -1)
     dense16, k_pad = gemm_weights(rows)
     weights, stream = pack_blocks(dense16, k_pad)
-    return {"dense_int8_bytes": int(rows.size), "dense_dsp_bytes": int(dense16.nbytes),
-            "sparse_bytes": int(weights.nbytes + stream.nbytes), "sparse_index_bytes": int(stream.nbytes)}
+    out = {"dense_int8_bytes": int(rows.size), "dense_dsp_bytes": int(dense16.nbytes),
+           "sparse_bytes": int(weights.nbytes + stream.nbytes), "sparse_index_bytes": int(stream.nbytes)}
+    if rows.shape[1] % 4 == 0 and rows.shape[1] <= 256:  # the Helium format (int8 weights, conv 1x1 shapes)
+        mve_weights, mve_stream = pack_chunks(rows)
+        out["sparse_mve_bytes"] = int(mve_weights.nbytes + mve_stream.nbytes)
+    return out
 
 
 def bench_layers(target: str, patterns, sparsities, work: Path, log=print) -> list[dict]:
@@ -246,15 +251,19 @@ def markdown(result: dict) -> str:
     lines = [f"# Block-sparse int8 kernels on {result['target']} (QEMU instruction counts, bit-exact)", "",
              "Per layer: sparse kernel forced vs the dense DSP kernel on the same weights; `auto` is the kernel "
              "the cost model picks. Flash: packed sparse blocks (int16) + the uint8 block stream (counts and "
-             "indices), against the dense int16 DSP layout and the dense int8 filter.", "",
+             "indices), against the dense int16 DSP layout and the dense int8 filter; the Helium format keeps int8 "
+             "weights (+ one offset byte per block, chunks of 4 blocks).", "",
              "| layer | pattern | density | dense instr | sparse instr | sparse/dense | auto | "
-             "sparse/dense DSP bytes | sparse/int8 bytes |", "|---|---|---:|---:|---:|---:|---|---:|---:|"]
+             "DSP sparse/dense DSP bytes | DSP sparse/int8 bytes | Helium sparse/int8 bytes |",
+             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in result["layers"]:
         lines.append(f"| {r['layer']} | {r['pattern']} | {r['density']:.3f} | {r['dense_instructions']:,} | "
                      f"{r['sparse_instructions']:,} | {r['ratio']:.3f} | "
                      f"{'sparse' if r['auto_picks_sparse'] else 'dense'} | "
                      f"{r['sparse_bytes'] / r['dense_dsp_bytes']:.3f} | "
-                     f"{r['sparse_bytes'] / r['dense_int8_bytes']:.3f} |")
+                     f"{r['sparse_bytes'] / r['dense_int8_bytes']:.3f} | "
+                     + (f"{r['sparse_mve_bytes'] / r['dense_int8_bytes']:.3f} |" if "sparse_mve_bytes" in r
+                        else "- |"))
     kws = result.get("kws")
     if kws:
         lines += ["", f"## kws_ref_model on {result['target']}", "",
