@@ -331,7 +331,8 @@ def _add_prune_arguments(p) -> None:
     o.add_argument("--no-distill", action="store_true", help="fine-tune without distillation from the dense model")
     o.add_argument("--calibration", help=".npy of inputs for quantization or one-shot reconstruction")
     o.add_argument("--sparsity", help="after channel pruning, zero this share of the CONV_2D / FULLY_CONNECTED "
-                   "weights in blocks the sparse kernels skip, e.g. 50%% (PyTorch: masks kept while fine-tuning)")
+                   "weights in blocks the sparse kernels skip, e.g. 50%% (with --calibration the kept weights are "
+                   "refit by least squares; PyTorch: masks kept while fine-tuning)")
     o.add_argument("--sparsity-pattern", default="2x4",
                    help="2x4 (default), 2x8, 2x16: blocks of 2 output channels x 4/8/16 inputs; n:m (1:4, 2:8, "
                    "1:8, 1:16): the n largest of every m 2x4 blocks along the input (fixed density, "

@@ -100,7 +100,10 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
             import copy
 
             pruned = copy.deepcopy(graph)
-        sparsity_rows = sparsify_graph(pruned, options.sparsity or 0.0, options.sparsity_pattern)
+        # The refit needs real inputs: on random ones it would fit the noise.
+        refit = calibration if options.calibration else None
+        sparsity_rows = sparsify_graph(pruned, options.sparsity or 0.0, options.sparsity_pattern,
+                                       calibration=refit)
     report = {
         "target": profile.name,
         "method": "one-shot channel pruning with least-squares reconstruction",
@@ -115,7 +118,7 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
     }
     if sparsity_rows is not None:
         report["sparsity"] = {"pattern": options.sparsity_pattern, "requested": options.sparsity,
-                              "layers": sparsity_rows}
+                              "refit": bool(options.calibration), "layers": sparsity_rows}
     return graph_to_bytes(pruned), report
 
 

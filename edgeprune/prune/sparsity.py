@@ -8,10 +8,16 @@ in_c innermost), aligned to multiples of `width` from 0: "2x4" is the DSP kernel
 A block's magnitude is the L2 norm of its real-valued weights (int8 times the per-channel scale), so
 channels with different scales compare fairly. Zeroing int8 weights keeps them exact zeros; float
 weights stay exact zeros through symmetric int8 weight quantization (0 maps to 0).
+
+With calibration inputs, the kept weights (and the bias) of each masked layer are then refit by ridge least
+squares, in graph order, so that on the calibration data the layer reproduces the dense layer's
+pre-activation output from the inputs the sparse model gives it (the one-shot channel pruner's
+reconstruction, edgeprune/prune/oneshot.py, restricted to the kept weights of each channel pair).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
@@ -67,13 +73,16 @@ def parse_pattern(pattern: str) -> str:
     return pattern
 
 
-def sparsify_graph(graph: Graph, sparsity: float, pattern: str = "2x4", min_depth: int = 16) -> list[dict]:
-    """Zeros blocks of every CONV_2D / FULLY_CONNECTED filter with K >= min_depth in place; returns per-layer
-    rows (op index, kind, K, density of non-zero weights before and after)."""
+def sparsify_graph(graph: Graph, sparsity: float, pattern: str = "2x4", min_depth: int = 16,
+                   calibration: list[list[np.ndarray]] | None = None, alpha: float = 1e-3) -> list[dict]:
+    """Zeros blocks of every CONV_2D / FULLY_CONNECTED filter with K >= min_depth in place (refit on
+    `calibration` when given); returns per-layer rows (op index, kind, K, density of non-zero weights before
+    and after)."""
     parse_pattern(pattern)
+    dense = copy.deepcopy(graph) if calibration else None
     if not 0.0 <= sparsity < 1.0:
         raise EdgePruneError(f"sparsity must be in [0, 1), got {sparsity}")
-    rows = []
+    rows, masks = [], {}
     for op in graph.ops:
         if op.kind not in ("CONV_2D", "FULLY_CONNECTED") or not op.inputs[1].is_constant:
             continue
@@ -87,4 +96,39 @@ def sparsify_graph(graph: Graph, sparsity: float, pattern: str = "2x4", min_dept
         w.data = np.where(keep, data, 0).astype(data.dtype)
         rows.append({"op": op.index, "kind": op.kind, "depth": k, "density_before": before,
                      "density": float(np.count_nonzero(w.data)) / data.size})
+        masks[op.index] = keep.reshape(data.shape[0], -1)
+    if dense is not None and masks:
+        _refit(dense, graph, masks, calibration, alpha)
     return rows
+
+
+def _refit(dense: Graph, sparse: Graph, masks: dict[int, np.ndarray], calibration, alpha: float,
+           max_rows: int = 6000) -> None:
+    """Ridge refit of the kept weights and the bias of each masked op, in graph order (in place)."""
+    from edgeprune.prune.oneshot import _op_inputs, _run, _store, _weights_2d
+
+    rng = np.random.default_rng(0)
+    for i in sorted(masks):
+        dop, sop = dense.ops[i], sparse.ops[i]
+        xd = _run(dense, calibration, [dop.inputs[0].index])[dop.inputs[0].index]
+        xs = _run(sparse, calibration, [sop.inputs[0].index])[sop.inputs[0].index]
+        ad, a_s = _op_inputs(dop, xd), _op_inputs(sop, xs)
+        wd, bd = _weights_2d(dop)
+        y = ad @ wd.T + bd
+        if a_s.shape[0] > max_rows:
+            pick = rng.choice(a_s.shape[0], max_rows, replace=False)
+            a_s, y = a_s[pick], y[pick]
+        w0, b0 = _weights_2d(sop)
+        keep = masks[i]
+        w_new, b_new = w0.copy(), b0.copy()
+        for rows in {tuple(np.nonzero((keep == keep[r]).all(axis=1))[0]) for r in range(keep.shape[0])}:
+            r = list(rows)
+            cols = np.nonzero(keep[r[0]])[0]  # rows with the same kept columns are solved together
+            a = np.concatenate([a_s[:, cols], np.ones((a_s.shape[0], 1))], axis=1)
+            prior = np.concatenate([w0[r][:, cols], b0[r][:, None]], axis=1).T
+            gram = a.T @ a
+            lam = alpha * np.trace(gram) / gram.shape[0] + 1e-12
+            sol = np.linalg.solve(gram + lam * np.eye(gram.shape[0]), a.T @ y[:, r] + lam * prior)
+            w_new[np.ix_(r, cols)] = sol[:-1].T
+            b_new[r] = sol[-1]
+        _store(sop, w_new, b_new)
