@@ -165,7 +165,10 @@ def _sparsify(model, example_input, calibration, sparsity, pattern, train_loader
     say(f"block sparsity {pattern}")
     masks = block_masks(model, sparsity or 0.0, pattern)
     apply_masks(masks)
-    info: dict = {"pattern": pattern, "requested": sparsity, "density": density(masks), "layers": len(masks)}
+    from edgeprune.prune.sparsity import TFLITE_NOTE
+
+    info: dict = {"pattern": pattern, "requested": sparsity, "density": density(masks), "layers": len(masks),
+                  "tflite": TFLITE_NOTE}
     if val_loader is not None:
         info["accuracy_masked"] = evaluate(model, val_loader)
     if train_loader is not None and epochs > 0:

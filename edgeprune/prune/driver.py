@@ -117,8 +117,10 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
         "accuracy_proxy": {k: v for k, v in info.get("oneshot", {}).items() if "agree" in k or "error" in k},
     }
     if sparsity_rows is not None:
+        from edgeprune.prune.sparsity import TFLITE_NOTE
+
         report["sparsity"] = {"pattern": options.sparsity_pattern, "requested": options.sparsity,
-                              "refit": bool(options.calibration), "layers": sparsity_rows}
+                              "refit": bool(options.calibration), "layers": sparsity_rows, "tflite": TFLITE_NOTE}
     return graph_to_bytes(pruned), report
 
 

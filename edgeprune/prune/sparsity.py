@@ -26,6 +26,10 @@ from edgeprune.errors import EdgePruneError
 from edgeprune.ir import Graph, Op
 
 PATTERNS = ("2x4", "2x8", "2x16", "1:4", "1:8", "1:16", "2:8")
+# What the written .tflite holds (tests/backends/test_tflite_sparsity.py checks the reason).
+TFLITE_NOTE = ("weights written dense with exact zeros: LiteRT's reference FULLY_CONNECTED refuses int8 weights "
+               "with TFLite sparsity metadata ('Unsupported sparse fully-connected weight format'); the C build "
+               "stores the non-zero blocks only")
 
 
 def _real_rows(op: Op) -> np.ndarray:
