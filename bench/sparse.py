@@ -7,7 +7,7 @@ flash of the packed sparse DSP weights and indices against the dense int8 and in
 Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), then given 50% block sparsity,
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
 Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
-Writes bench/results/sparse.{json,md,png}.
+Writes bench/results/sparse.{json,md,png} (sparse_<target>.* for other targets).
 Usage: python bench/sparse.py [--target cortex-m7] [--quick] [--no-model] [--accuracy]
 """
 
@@ -331,10 +331,11 @@ def main(argv=None) -> int:
             (work / "acc").mkdir()
             result["accuracy"] = bench_accuracy(args.target, work / "acc")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sparse.json").write_text(json.dumps(result, indent=1))
+    stem = "sparse" if args.target == "cortex-m7" else f"sparse_{args.target}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
-    (args.out / "sparse.md").write_text(text)
-    plot(result, args.out / "sparse.png")
+    (args.out / f"{stem}.md").write_text(text)
+    plot(result, args.out / f"{stem}.png")
     print(text)
     return 0
 
