@@ -307,7 +307,7 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("weight density")
     np.atleast_1d(axes)[0].set_ylabel("instructions, sparse / dense")
     np.atleast_1d(axes)[-1].legend(fontsize=7)
-    fig.suptitle(f"block-sparse DSP kernels on {result['target']} (QEMU)")
+    fig.suptitle(f"block-sparse kernels on {result['target']} (QEMU; dense where the target has no sparse kernel)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
