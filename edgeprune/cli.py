@@ -108,7 +108,21 @@ def _prune_options(args):
 
     return PruneOptions(input_shape=args.input_shape, weights=args.weights, data=args.data, epochs=args.epochs,
                         lr=args.lr, distill=not args.no_distill, criterion=args.criterion,
-                        allocation=args.allocation, calibration=args.calibration, round_to=args.round_to)
+                        allocation=args.allocation, calibration=args.calibration, round_to=args.round_to,
+                        sparsity=_share(args.sparsity, "--sparsity"), sparsity_pattern=args.sparsity_pattern)
+
+
+def _share(text: str | None, flag: str) -> float | None:
+    """'50%' or '0.5' -> 0.5."""
+    if text is None:
+        return None
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise EdgePruneError(f"{flag}: expected a share like 50% or 0.5, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise EdgePruneError(f"{flag}: must be in [0%, 100%), got {text!r}")
+    return value
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -246,7 +260,7 @@ def cmd_build(args) -> int:
     model = args.model
     prune_report = None
     with tempfile.TemporaryDirectory(prefix="edgeprune-build-") as tmp:
-        if _budgets(args) or is_torch_spec(model) or not str(model).endswith(".tflite"):
+        if _budgets(args) or args.sparsity or is_torch_spec(model) or not str(model).endswith(".tflite"):
             tflite, prune_report = _run_prune(args, profile)
             model = Path(tmp) / (Path(str(args.model).split(":")[0]).stem + ".tflite")
             model.write_bytes(tflite)
@@ -362,6 +376,13 @@ def _add_prune_arguments(p) -> None:
     o.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (cosine schedule)")
     o.add_argument("--no-distill", action="store_true", help="fine-tune without distillation from the dense model")
     o.add_argument("--calibration", help=".npy of inputs for quantization or one-shot reconstruction")
+    o.add_argument("--sparsity", help="after channel pruning, zero this share of the CONV_2D / FULLY_CONNECTED "
+                   "weights in blocks the sparse kernels skip, e.g. 50%% (with --calibration the kept weights are "
+                   "refit by least squares; PyTorch: masks kept while fine-tuning)")
+    o.add_argument("--sparsity-pattern", default="2x4",
+                   help="2x4 (default), 2x8, 2x16: blocks of 2 output channels x 4/8/16 inputs; n:m (1:4, 2:8, "
+                   "1:8, 1:16): the n largest of every m 2x4 blocks along the input (fixed density, "
+                   "--sparsity ignored)")
 
 
 def make_parser() -> argparse.ArgumentParser:

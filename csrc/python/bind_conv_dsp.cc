@@ -3,6 +3,7 @@
 #include "bindings.h"
 #include "conv_fields.h"
 #include "edgeprune/kernels/conv_dsp.h"
+#include "edgeprune/kernels/sparse_dsp.h"
 
 namespace {
 
@@ -37,19 +38,76 @@ void requant(const py::dict& d, const py::dict& c, P& p) {
   p.requant = ep_py::cptr<int32_t>(c, "requant");
 }
 
-void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
-          py::array out) {
+ep_conv2d_s8_dsp_params conv_params(const py::dict& d, const py::dict& c, py::array& in, py::array& s,
+                                    py::array& out) {
   ep_conv2d_s8_dsp_params p{};
   geometry(d, p);
   p.k_padded = ep_py::get_i(d, "k_padded");
   requant(d, c, p);
   need(in, n_in(d), "input");
-  need(f, even(p.out_c) * p.k_padded, "filter");
   need(s, EP_CONV_DSP_SCRATCH_BYTES(p.k_padded, p.out_c), "scratch");
   need(out, n_out(d), "output");
+  return p;
+}
+
+void conv(ConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
+          py::array out) {
+  const ep_conv2d_s8_dsp_params p = conv_params(d, c, in, s, out);
+  need(f, even(p.out_c) * p.k_padded, "filter");
   ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"), s.mutable_data(),
                   ep_py::ptr<int8_t>(out, "output")),
                name);
+}
+
+// The block-sparse format (sparse_dsp.h): per pair a block count, then its group indices; 8 weights a block.
+// Walks the stream so a malformed one fails here rather than reading outside the column or the weights.
+void check_blocks(py::array& blocks, py::array& f, int32_t pairs, int32_t k_padded) {
+  const uint8_t* b = ep_py::ptr<uint8_t>(blocks, "blocks");
+  const size_t size = (size_t)blocks.size();
+  size_t pos = 0, stored = 0;
+  for (int32_t i = 0; i < pairs; ++i) {
+    if (pos >= size) throw std::invalid_argument("blocks: stream too short");
+    const size_t n = b[pos++];
+    if (pos + n > size) throw std::invalid_argument("blocks: stream too short");
+    for (size_t j = 0; j < n; ++j)
+      if (4 * (int32_t)b[pos + j] >= k_padded) throw std::invalid_argument("blocks: group out of range");
+    pos += n;
+    stored += n;
+  }
+  need(f, stored * 8, "filter");
+}
+
+using SparseConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const uint8_t*,
+                                   void*, int8_t*);
+
+void sparse_conv(SparseConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f,
+                 py::array blocks, py::array s, py::array out) {
+  const ep_conv2d_s8_dsp_params p = conv_params(d, c, in, s, out);
+  check_blocks(blocks, f, (p.out_c + 1) / 2, p.k_padded);
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
+                  ep_py::ptr<uint8_t>(blocks, "blocks"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
+               name);
+}
+
+ep_fully_connected_s8_dsp_params fc_params(const py::dict& d, const py::dict& c, py::array& in, py::array& s,
+                                           py::array& out) {
+  ep_fully_connected_s8_dsp_params p{};
+  p.batches = ep_py::get_i(d, "batches");
+  p.depth = ep_py::get_i(d, "depth");
+  p.units = ep_py::get_i(d, "units");
+  p.depth_padded = ep_py::get_i(d, "depth_padded");
+  p.input_offset = ep_py::get_i(d, "input_offset");
+  p.output_offset = ep_py::get_i(d, "output_offset");
+  p.act_min = ep_py::get_i(d, "act_min");
+  p.act_max = ep_py::get_i(d, "act_max");
+  p.input_scale = ep_py::get_f(d, "input_scale");
+  p.output_scale = ep_py::get_f(d, "output_scale");
+  need_const(c, "filter_scales", p.units);
+  p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
+  need(in, (size_t)p.batches * p.depth, "input");
+  need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
+  need(out, (size_t)p.batches * p.units, "output");
+  return p;
 }
 
 void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
@@ -88,26 +146,30 @@ EP_BIND(bind_conv_dsp) {
   });
   m.def("ep_fully_connected_s8_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array b,
                                         py::array s, py::array out) {
-    ep_fully_connected_s8_dsp_params p{};
-    p.batches = ep_py::get_i(d, "batches");
-    p.depth = ep_py::get_i(d, "depth");
-    p.units = ep_py::get_i(d, "units");
-    p.depth_padded = ep_py::get_i(d, "depth_padded");
-    p.input_offset = ep_py::get_i(d, "input_offset");
-    p.output_offset = ep_py::get_i(d, "output_offset");
-    p.act_min = ep_py::get_i(d, "act_min");
-    p.act_max = ep_py::get_i(d, "act_max");
-    p.input_scale = ep_py::get_f(d, "input_scale");
-    p.output_scale = ep_py::get_f(d, "output_scale");
-    need_const(c, "filter_scales", p.units);
-    p.filter_scales = ep_py::cptr<float>(c, "filter_scales");
-    need(in, (size_t)p.batches * p.depth, "input");
+    const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
     need(w, even(p.units) * p.depth_padded, "weights");
-    need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
-    need(out, (size_t)p.batches * p.units, "output");
     ep_py::check(ep_fully_connected_s8_dsp(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(w, "weights"),
                                            opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
                                            ep_py::ptr<int8_t>(out, "output")),
                  "ep_fully_connected_s8_dsp");
+  });
+  m.def("ep_conv2d_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
+                                      py::array s, py::array out) {
+    sparse_conv(ep_conv2d_s8_sparse_dsp, "ep_conv2d_s8_sparse_dsp", d, c, in, f, blocks, s, out);
+  });
+  m.def("ep_conv2d_1x1_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
+                                          py::array s, py::array out) {
+    sparse_conv(ep_conv2d_1x1_s8_sparse_dsp, "ep_conv2d_1x1_s8_sparse_dsp", d, c, in, f, blocks, s, out);
+  });
+  m.def("ep_fully_connected_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array blocks,
+                                               py::array b, py::array s, py::array out) {
+    const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
+    check_blocks(blocks, w, (p.units + 1) / 2, p.depth_padded);
+    ep_py::check(ep_fully_connected_s8_sparse_dsp(&p, ep_py::ptr<int8_t>(in, "input"),
+                                                  ep_py::ptr<int16_t>(w, "weights"),
+                                                  ep_py::ptr<uint8_t>(blocks, "blocks"),
+                                                  opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
+                                                  ep_py::ptr<int8_t>(out, "output")),
+                 "ep_fully_connected_s8_sparse_dsp");
   });
 }

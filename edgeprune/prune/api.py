@@ -64,7 +64,8 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
                 criterion="l2", calibration: list[torch.Tensor] | None = None, train_loader=None,
                 val_loader=None, epochs: int = 0, lr: float = 1e-3, distill: bool = True,
                 round_to: int | None = None, rounds: int = 4, allocation: str = "auto",
-                on_event: Callable[[str], None] | None = None) -> PruneOutcome:
+                on_event: Callable[[str], None] | None = None, sparsity: float | None = None,
+                sparsity_pattern: str = "2x4") -> PruneOutcome:
     from edgeprune.pipeline import budget_measures, runtime_flash_estimate
     from edgeprune.prune.export import export_int8_tflite, float_ops
     from edgeprune.prune.finetune import evaluate, finetune
@@ -164,7 +165,36 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
         final["allocation_candidates"] = [
             {"name": c.name, "macs": c.measures["macs"], "adaptive_bn_accuracy": c.accuracy,
              "chosen": c is search.chosen, "channels": c.keep} for c in search.candidates]
+    if sparsity is not None or ":" in sparsity_pattern:
+        tflite, final["sparsity"] = _sparsify(model, example_input, calibration, sparsity, sparsity_pattern,
+                                              train_loader, val_loader, epochs, lr, teacher, say)
+        final["layers_after"] = measure_tflite(tflite, profile)["layers"]
     if val_loader is not None:
         final["dense_accuracy"] = dense_accuracy
         final["pruned_accuracy"] = evaluate(model, val_loader)
     return PruneOutcome(model=model, tflite=tflite, report=final, channel_result=result, history=history)
+
+
+def _sparsify(model, example_input, calibration, sparsity, pattern, train_loader, val_loader, epochs, lr, teacher,
+              say) -> tuple[bytes, dict]:
+    """Block sparsity after channel pruning: masks by magnitude, fine-tuning with the masks held, export."""
+    from edgeprune.prune.export import export_int8_tflite
+    from edgeprune.prune.finetune import evaluate, finetune
+    from edgeprune.prune.sparsity_torch import apply_masks, block_masks, density, make_permanent
+
+    say(f"block sparsity {pattern}")
+    masks = block_masks(model, sparsity or 0.0, pattern)
+    apply_masks(masks)
+    from edgeprune.prune.sparsity import TFLITE_NOTE
+
+    info: dict = {"pattern": pattern, "requested": sparsity, "density": density(masks), "layers": len(masks),
+                  "tflite": TFLITE_NOTE}
+    if val_loader is not None:
+        info["accuracy_masked"] = evaluate(model, val_loader)
+    if train_loader is not None and epochs > 0:
+        say("fine-tuning with the sparsity masks")
+        ft = finetune(model, train_loader, val_loader, max(1, epochs // 2), lr=lr, teacher=teacher)
+        info["accuracy_finetuned"] = ft.best_accuracy
+    make_permanent(masks)
+    say("int8 export")
+    return export_int8_tflite(model, example_input, calibration), info

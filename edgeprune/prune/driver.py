@@ -25,6 +25,8 @@ class PruneOptions:
     allocation: str = "auto"
     calibration: str | None = None
     round_to: int | None = None
+    sparsity: float | None = None  # share of CONV_2D / FC weights zeroed in blocks after channel pruning
+    sparsity_pattern: str = "2x4"
 
 
 def is_torch_spec(spec: str) -> bool:
@@ -84,8 +86,25 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
     from edgeprune.prune.oneshot_budget import prune_graph_to_budgets
 
     calibration = load_calibration(options.calibration, [(t.shape, t.dtype) for t in graph.inputs])
+    sparse = options.sparsity is not None or ":" in options.sparsity_pattern
+    if sparse:
+        from edgeprune.prune.sparsity import parse_pattern
+
+        parse_pattern(options.sparsity_pattern)  # fail before the slow part
     pruned, info = prune_graph_to_budgets(graph, profile, budgets, calibration, on_event=on_event,
                                          round_to=options.round_to)
+    sparsity_rows = None
+    if sparse:
+        from edgeprune.prune.sparsity import sparsify_graph
+
+        if pruned is graph:
+            import copy
+
+            pruned = copy.deepcopy(graph)
+        # The refit needs real inputs: on random ones it would fit the noise.
+        refit = calibration if options.calibration else None
+        sparsity_rows = sparsify_graph(pruned, options.sparsity or 0.0, options.sparsity_pattern,
+                                       calibration=refit)
     report = {
         "target": profile.name,
         "method": "one-shot channel pruning with least-squares reconstruction",
@@ -98,6 +117,11 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
         "layers_after": info["pruned"]["layers"],
         "accuracy_proxy": {k: v for k, v in info.get("oneshot", {}).items() if "agree" in k or "error" in k},
     }
+    if sparsity_rows is not None:
+        from edgeprune.prune.sparsity import TFLITE_NOTE
+
+        report["sparsity"] = {"pattern": options.sparsity_pattern, "requested": options.sparsity,
+                              "refit": bool(options.calibration), "layers": sparsity_rows, "tflite": TFLITE_NOTE}
     return graph_to_bytes(pruned), report
 
 
@@ -139,5 +163,6 @@ def _prune_torch(spec: str, profile, budgets, options: PruneOptions, on_event):
     outcome = prune_torch(model, example, profile, budgets, criterion=options.criterion, calibration=calibration,
                           train_loader=train, val_loader=val, epochs=options.epochs, lr=options.lr,
                           distill=options.distill, round_to=options.round_to,
-                          allocation=options.allocation, on_event=on_event)
+                          allocation=options.allocation, on_event=on_event,
+                          sparsity=options.sparsity, sparsity_pattern=options.sparsity_pattern)
     return outcome.tflite, outcome.report

@@ -9,77 +9,28 @@ arith.h's multiply_by_quantized_multiplier, through a tiny conv whose accumulato
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from edgeprune.backends.tflite_writer import graph_to_bytes
-from edgeprune.ir import Graph, Op
 from edgeprune.lower import lower_graph
 from edgeprune.lower.isa.dsp import gemm_weights
 from edgeprune.runtime.host import run_program
+from edgeprune.testing.gemm_layers import layers_graph as _graph
+from edgeprune.testing.gemm_layers import qemu_available as _qemu_available
+from edgeprune.testing.gemm_layers import random_layer as _layer
 from edgeprune.testing.reference import litert_run
-from edgeprune.testing.single_op import qparams, tensor
 
 DSP = frozenset({"dsp"})
-ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 
-def _out_size(n, k, s, d, padding):
-    eff = (k - 1) * d + 1
-    return (n + s - 1) // s if padding == "SAME" else (n - eff + s) // s
+@pytest.fixture(autouse=True)
+def _dense_only(monkeypatch):
+    """These tests are about the dense kernels: the block-sparse ones (test_sparse_dsp.py) would take layers
+    whose K padding leaves whole zero blocks."""
+    from edgeprune.lower.isa import dsp_sparse
 
-
-def _layer(rng, kind, cfg, tag=""):
-    """(op, input tensor, output tensor, input data) for one int8 layer."""
-    act = cfg.get("act", str(rng.choice(ACTS)))
-    s_in, z_in = float(rng.uniform(0.005, 0.1)), int(rng.integers(-128, 128))
-    s_out, z_out = float(rng.uniform(0.02, 0.6)), int(rng.integers(-128, 128))
-    if kind == "FULLY_CONNECTED":
-        b, depth, units = cfg["batches"], cfg["depth"], cfg["units"]
-        n = units if cfg["per_channel"] else 1
-        wq = qparams(rng.uniform(0.002, 0.05, size=n).astype(np.float32), np.full(n, cfg.get("w_zp", 0)), axis=0)
-        w_shape, oc, in_shape, out_shape = (units, depth), units, (b, depth), (b, units)
-        attrs = {"fused_activation": act, "keep_num_dims": False}
-        s_out = float(rng.uniform(0.05, 1.0))
-    else:
-        n_, h, w, c = cfg["n"], cfg["h"], cfg["w"], cfg["c"]
-        kh, kw, sh, sw, dh, dw, pad = cfg["kh"], cfg["kw"], cfg["sh"], cfg["sw"], cfg["dh"], cfg["dw"], cfg["pad"]
-        if pad == "VALID":
-            h, w = max(h, (kh - 1) * dh + 1), max(w, (kw - 1) * dw + 1)
-        oh, ow = _out_size(h, kh, sh, dh, pad), _out_size(w, kw, sw, dw, pad)
-        if kind == "CONV_2D":
-            oc = cfg["oc"]
-            w_shape, axis = (oc, kh, kw, c), 0
-        else:
-            oc = c * cfg["dm"]
-            w_shape, axis = (1, kh, kw, oc), 3
-        n = oc if cfg["per_channel"] else 1
-        wq = qparams(rng.uniform(0.002, 0.05, size=n).astype(np.float32), np.zeros(n, dtype=np.int64), axis=axis)
-        in_shape, out_shape = (n_, h, w, c), (n_, oh, ow, oc)
-        attrs = {"padding": pad, "stride_h": sh, "stride_w": sw, "dilation_h_factor": dh,
-                 "dilation_w_factor": dw, "fused_activation": act}
-        if kind == "DEPTHWISE_CONV_2D":
-            attrs["depth_multiplier"] = cfg["dm"]
-    x = tensor(f"x{tag}", in_shape, "int8", qparams(s_in, z_in))
-    wt = tensor(f"w{tag}", w_shape, "int8", wq, data=rng.integers(-127, 128, size=w_shape))
-    bscale = (np.float32(s_in) * wq.scale.astype(np.float32)).astype(np.float32)
-    bdata = rng.integers(-20000, 20000, size=oc) if cfg.get("bias", True) else np.zeros(oc)
-    bias = tensor(f"b{tag}", (oc,), "int32", qparams(bscale, np.zeros(bscale.size, dtype=np.int64)), data=bdata)
-    y = tensor(f"y{tag}", out_shape, "int8", qparams(s_out, z_out))
-    op = Op(kind=kind, inputs=[x, wt, bias], outputs=[y], attrs=attrs)
-    return op, x, y, rng.integers(-128, 128, size=in_shape).astype(np.int8)
-
-
-def _graph(layers, name="dsp_layers"):
-    tensors = []
-    for op, *_ in layers:
-        tensors += [t for t in op.inputs if t is not None] + list(op.outputs)
-    g = Graph(tensors=tensors, ops=[op for op, *_ in layers], inputs=[x for _, x, _, _ in layers],
-              outputs=[y for _, _, y, _ in layers], name=name)
-    g.renumber()
-    return g
+    monkeypatch.setattr(dsp_sparse, "MODE", "dense")
 
 
 def _conv_cfg(rng, path):
@@ -195,7 +146,7 @@ def _scaled_layer(rng, kind, cfg, scales, tag=""):
 @pytest.mark.parametrize("kind", ["CONV_2D", "DEPTHWISE_CONV_2D"])
 @pytest.mark.parametrize("shape", ["1x1", "3x3"])
 def test_requantization_every_shift(kind, shape):
-    """Left shifts, e = 1, deep right shifts and large biases through the exact one-SMLAL requantization."""
+    """Left shifts, e = 1, deep right shifts and large biases through the exact one-SMMLAR requantization."""
     rng = np.random.default_rng([7, len(kind), len(shape)])
     k = 1 if shape == "1x1" else 3
     cfg = {"n": 1, "h": 5, "w": 6, "c": 8, "oc": 9, "dm": 1, "kh": k, "kw": k, "sh": 1, "sw": 1, "dh": 1, "dw": 1,
@@ -234,7 +185,7 @@ def _one_smlal(x, m, shift):
 
 
 def test_requantize_formula():
-    """The derivation behind the one-SMLAL requantization, against TFLite's formula, under its preconditions."""
+    """The derivation behind the one-SMMLAR requantization, against TFLite's formula, under its preconditions."""
     rng = np.random.default_rng(3)
     cases = 0
     for m in [2**30, 2**30 + 1, 2**31 - 1, 3 * 2**29] + [int(v) for v in rng.integers(2**30, 2**31, size=12)]:
@@ -260,13 +211,6 @@ def test_requantize_formula():
 QEMU_PATHS = [("CONV_2D", "any"), ("CONV_2D", "c4"), ("CONV_2D", "1x1"), ("DEPTHWISE_CONV_2D", "any"),
               ("DEPTHWISE_CONV_2D", "3x3"), ("DEPTHWISE_CONV_2D", "3x3"), ("FULLY_CONNECTED", "any"),
               ("DEPTHWISE_CONV_2D", "fallback")]
-
-
-def _qemu_available(target):
-    from edgeprune.targets import load_profile
-
-    prof = load_profile(target)
-    return shutil.which(prof.toolchain.cxx) and shutil.which(prof.raw["qemu"]["system"])
 
 
 @pytest.mark.parametrize("target,seed", [("cortex-m7", 0), ("cortex-m7", 1), ("cortex-m4", 2)])

@@ -117,13 +117,13 @@ struct Requant {
   int32_t e;   /* -shift: > 0 a rounding right shift by e, < 0 a left shift by -e */
 };
 
-/* hi32(2^31 + khi * 2^32 + a * b) for int32 a, b, computed modulo 2^64 (one SMLAL). */
+/* hi32(2^31 + khi * 2^32 + a * b) for int32 a, b, computed modulo 2^64: exactly SMMLAR (most significant
+ * word multiply-accumulate with rounding), one instruction. */
 EP_DSP_INLINE int32_t smlal_hi(int32_t khi, int32_t a, int32_t b) {
 #if EP_HAVE_DSP
-  uint32_t lo = 0x80000000u;
-  int32_t hi = khi;
-  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
-  return hi;
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(khi));
+  return r;
 #else
   const uint64_t k = ((uint64_t)(uint32_t)khi << 32) | 0x80000000u;
   const uint64_t prod = (uint64_t)((int64_t)a * (int64_t)b);
@@ -138,7 +138,7 @@ EP_DSP_INLINE int32_t smlal_hi(int32_t khi, int32_t a, int32_t b) {
  * With x' = x << max(shift, 0) and P = x' * m, SaturatingRoundingDoublingHighMul is h = floor((P + 2^30) / 2^31)
  * for both signs (no saturation since m != INT32_MIN), and RoundingDivideByPOT(h, e) = floor((h + 2^(e-1)
  * - [h < 0]) / 2^e). Nested floors merge: the result is floor((P + 2^30 + (2^(e-1) - s) 2^31) / 2^(31+e)), where
- * s = [x' < 0] may replace [h < 0] (they differ only when h == 0, and then both give 0). One SMLAL computes
+ * s = [x' < 0] may replace [h < 0] (they differ only when h == 0, and then both give 0). One SMMLAR computes
  * the high word of 2P + K with K = 2^31 + (2^(e-1) - s) 2^32 using the int32 2m - 2^32; adding x' back
  * corrects for the -2^32. Then an arithmetic shift by e. (x here already includes the bias.)
  * The same derivation, in Python, is checked against TFLite's formula in tests/kernels/test_conv_dsp.py. */
@@ -178,7 +178,7 @@ EP_DSP_INLINE void requant_run_t(const int32_t *EP_RESTRICT acc, const Requant *
 
 /* The common case as one tight loop: every channel shifts right and the clamp is the full int8 range.
  * out[i] = ssat8(requantize_right(acc[i * kAccStride] + bias_i) + out_offset), table entries consecutive.
- * On the DSP cores: 13 instructions an output (LDR, LDM of the table entry, 9 ALU, STRB, CMP+BNE). */
+ * On the DSP cores: 12 instructions an output (LDR, LDM of the table entry, 8 ALU, STRB, CMP+BNE). */
 template <int kAccStride>
 EP_DSP_INLINE void requant_ssat_run(const int32_t *acc, const Requant *tbl, int32_t n, int8_t *out,
                                     int32_t out_offset) {
@@ -186,15 +186,13 @@ EP_DSP_INLINE void requant_ssat_run(const int32_t *acc, const Requant *tbl, int3
 #if EP_HAVE_DSP && defined(__thumb2__)
   const int8_t *const end = out + n;
   int32_t x;
-  uint32_t lo;
   __asm__ volatile(
       "1:\n\t"
       "ldr %[x], [%[acc]], %[st]\n\t"
       "ldm %[tbl]!, {r8, r9, r10, r11}\n\t"
       "add %[x], %[x], r8\n\t"
       "add r10, r10, %[x], asr #31\n\t"
-      "mov %[lo], #0x80000000\n\t"
-      "smlal %[lo], r10, %[x], r9\n\t"
+      "smmlar r10, %[x], r9, r10\n\t"
       "add r10, r10, %[x]\n\t"
       "asr r10, r10, r11\n\t"
       "add r10, r10, %[off]\n\t"
@@ -202,13 +200,58 @@ EP_DSP_INLINE void requant_ssat_run(const int32_t *acc, const Requant *tbl, int3
       "strb r10, [%[out]], #1\n\t"
       "cmp %[out], %[end]\n\t"
       "bne 1b\n\t"
-      : [x] "=&r"(x), [lo] "=&r"(lo), [acc] "+r"(acc), [tbl] "+r"(tbl), [out] "+r"(out)
+      : [x] "=&r"(x), [acc] "+r"(acc), [tbl] "+r"(tbl), [out] "+r"(out)
       : [end] "r"(end), [off] "r"(out_offset), [st] "I"(kAccStride * 4)
       : "r8", "r9", "r10", "r11", "cc", "memory");
 #else
   for (int32_t i = 0; i < n; ++i) {
     const int32_t v = (int32_t)((uint32_t)acc[i * kAccStride] + (uint32_t)tbl[i].bias);
     out[i] = (int8_t)ssat8(requantize_right(v, tbl[i]) + out_offset);
+  }
+#endif
+}
+
+/* The same for two pixels at once: acc[2 i] and acc[2 i + 1] (the GEMM kernels' [channel][2 pixels]) into
+ * out0[i] and out1[i], one table entry per channel. On the DSP cores: 10 instructions an output (LDRD of
+ * both accumulators, LDM of the table entry, 2 ADD, 2 x 6 ALU, 2 STRB, CMP+BNE). out1 may equal out0. */
+EP_DSP_INLINE void requant_ssat_pair(const int32_t *acc, const Requant *tbl, int32_t n, int8_t *out0, int8_t *out1,
+                                     int32_t out_offset) {
+  if (n <= 0) return;
+#if EP_HAVE_DSP && defined(__thumb2__)
+  const int8_t *const end = out0 + n;
+  const int32_t d = (int32_t)(out1 - out0);
+  int32_t x0, x1, t;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldrd %[x0], %[x1], [%[acc]], #8\n\t"
+      "ldm %[tbl]!, {r8, r9, r10, r11}\n\t"
+      "add %[x0], %[x0], r8\n\t"
+      "add %[x1], %[x1], r8\n\t"
+      "add %[t], r10, %[x0], asr #31\n\t"
+      "smmlar %[t], %[x0], r9, %[t]\n\t"
+      "add %[t], %[t], %[x0]\n\t"
+      "asr %[t], %[t], r11\n\t"
+      "add %[t], %[t], %[off]\n\t"
+      "ssat %[t], #8, %[t]\n\t"
+      "add r10, r10, %[x1], asr #31\n\t"
+      "smmlar r10, %[x1], r9, r10\n\t"
+      "add r10, r10, %[x1]\n\t"
+      "asr r10, r10, r11\n\t"
+      "add r10, r10, %[off]\n\t"
+      "ssat r10, #8, r10\n\t"
+      "strb r10, [%[out], %[d]]\n\t"
+      "strb %[t], [%[out]], #1\n\t"
+      "cmp %[out], %[end]\n\t"
+      "bne 1b\n\t"
+      : [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t), [acc] "+r"(acc), [tbl] "+r"(tbl), [out] "+r"(out0)
+      : [end] "r"(end), [off] "r"(out_offset), [d] "r"(d)
+      : "r8", "r9", "r10", "r11", "cc", "memory");
+#else
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t v0 = (int32_t)((uint32_t)acc[2 * i] + (uint32_t)tbl[i].bias);
+    const int32_t v1 = (int32_t)((uint32_t)acc[2 * i + 1] + (uint32_t)tbl[i].bias);
+    out1[i] = (int8_t)ssat8(requantize_right(v1, tbl[i]) + out_offset);
+    out0[i] = (int8_t)ssat8(requantize_right(v0, tbl[i]) + out_offset);
   }
 #endif
 }
@@ -237,6 +280,15 @@ struct RequantRun {
     }
   }
   void operator()(const int32_t *acc, int32_t first, int32_t n, int8_t *out) const { run<1>(acc, first, n, out); }
+  /* Channels 0 .. n - 1 of two pixels from acc[channel][2 pixels]; out1 == out0 requantizes pixel 0 only. */
+  void run_pair(const int32_t *acc, int32_t n, int8_t *out0, int8_t *out1) const {
+    if (fast) {
+      requant_ssat_pair(acc, table, n, out0, out1, out_offset);
+      return;
+    }
+    run<2>(acc, 0, n, out0);
+    if (out1 != out0) run<2>(acc + 1, 0, n, out1);
+  }
 };
 
 }  // namespace dsp

@@ -231,20 +231,166 @@ EP_DSP_INLINE ConvScratch conv_scratch(void *scratch, int32_t out_c, int32_t k_p
   return s;
 }
 
-/* Shared body of the two GEMM conv kernels: `im2col(px, slot_ptr)` fills one column. Accumulators of two
- * pixels x all channels go to scratch, then one tight loop requantizes each pixel's channels. */
-template <typename Im2col>
-EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const RequantRun &rq,
-                             const ConvScratch &s, int8_t *output, int32_t pixels, Im2col im2col) {
-  const int32_t out_c = p->out_c, groups = p->k_padded / 4, pairs = (out_c + 1) / 2;
-  const uint32_t *w = (const uint32_t *)(const void *)filter;
+/* Shared body of the GEMM conv kernels (dense and block-sparse): `im2col(px, slot_ptr)` fills one column,
+ * `gemm(cols, acc)` writes the accumulators of two pixels x all channels to scratch, then one tight loop
+ * requantizes each pixel's channels. */
+template <typename Im2col, typename Gemm>
+EP_DSP_INLINE void conv_gemm_with(const ep_conv2d_s8_dsp_params *p, const RequantRun &rq, const ConvScratch &s,
+                                  int8_t *output, int32_t pixels, Im2col im2col, Gemm gemm) {
+  const int32_t out_c = p->out_c;
   for (int32_t px = 0; px < pixels; px += 2) {
     const int32_t px1 = px + 1 < pixels ? px + 1 : px;
     im2col(px, s.cols);
     im2col(px1, s.cols + 2);
-    gemm_pairs(w, s.cols, groups, pairs, s.acc);
-    rq.run<2>(s.acc, 0, out_c, output + (size_t)px * out_c);
-    if (px1 != px) rq.run<2>(s.acc + 1, 0, out_c, output + (size_t)px1 * out_c);
+    gemm(s.cols, s.acc);
+    rq.run_pair(s.acc, out_c, output + (size_t)px * out_c, output + (size_t)px1 * out_c);
+  }
+}
+
+template <typename Im2col>
+EP_DSP_INLINE void conv_gemm(const ep_conv2d_s8_dsp_params *p, const int16_t *filter, const RequantRun &rq,
+                             const ConvScratch &s, int8_t *output, int32_t pixels, Im2col im2col) {
+  const int32_t groups = p->k_padded / 4, pairs = (p->out_c + 1) / 2;
+  const uint32_t *w = (const uint32_t *)(const void *)filter;
+  conv_gemm_with(p, rq, s, output, pixels, im2col,
+                 [&](const uint32_t *cols, int32_t *acc) { gemm_pairs(w, cols, groups, pairs, acc); });
+}
+
+/* The argument checks of the general GEMM conv kernels (dense and sparse). */
+EP_DSP_INLINE bool conv_args_ok(const ep_conv2d_s8_dsp_params *p) {
+  const int32_t k = p->filter_h * p->filter_w * p->in_c;
+  return p->stride_h > 0 && p->stride_w > 0 && p->dilation_h > 0 && p->dilation_w > 0 && p->in_c > 0 &&
+         p->k_padded >= k && p->k_padded % 8 == 0 && p->k_padded - k < 8;
+}
+
+/* The 1x1 kernels' checks: filter 1x1, no padding, in_c % 4 == 0, k_padded = in_c rounded up to 8. */
+EP_DSP_INLINE bool conv_1x1_args_ok(const ep_conv2d_s8_dsp_params *p) {
+  const int32_t in_c = p->in_c;
+  return p->filter_h == 1 && p->filter_w == 1 && p->pad_h == 0 && p->pad_w == 0 && p->stride_h > 0 &&
+         p->stride_w > 0 && in_c > 0 && in_c % 4 == 0 && p->k_padded == ((in_c + 7) & ~7);
+}
+
+/* The 1x1 column of output pixel px: the widened input pixel, zero-padded to k_padded. */
+EP_DSP_INLINE void column_1x1(const ep_conv2d_s8_dsp_params *p, const int8_t *in_b, uint32_t off2, int32_t px,
+                              uint32_t *col) {
+  const int32_t out_w = p->out_w, in_c = p->in_c;
+  const int32_t oy = px / out_w, ox = px - oy * out_w;
+  widen_block(in_b + ((size_t)oy * p->stride_h * p->in_w + (size_t)ox * p->stride_w) * in_c, in_c, off2, col);
+  zero_block(p->k_padded - in_c, col + in_c);
+}
+
+/* The im2col column of output pixel px for any filter (padding taps 0), in the interleaved two-column slot
+ * `col`. in_c % 4 == 0 widens whole taps; otherwise the int8 column is gathered in natural K order, padding
+ * taps (and the K tail) set to the input zero point so they become exactly 0 once widened with the offset. */
+EP_DSP_INLINE void im2col_column(const ep_conv2d_s8_dsp_params *p, const int8_t *in_b, int8_t *gather,
+                                 uint32_t off2, int32_t px, uint32_t *col) {
+  const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, fh = p->filter_h, fw = p->filter_w;
+  const int32_t dh = p->dilation_h, dw = p->dilation_w, k = fh * fw * in_c, k_padded = p->k_padded;
+  const int32_t oy = px / p->out_w, ox = px - oy * p->out_w;
+  const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+  if (in_c % 4 == 0) {
+    uint32_t *dst = col;
+    for (int32_t fy = 0; fy < fh; ++fy) {
+      const int32_t iy = iy0 + fy * dh;
+      const bool row_ok = iy >= 0 && iy < in_h;
+      const int8_t *row = in_b + (size_t)(row_ok ? iy : 0) * in_w * in_c;
+      for (int32_t fx = 0; fx < fw; ++fx) {
+        const int32_t ix = ix0 + fx * dw;
+        if (row_ok && ix >= 0 && ix < in_w)
+          widen_block(row + (size_t)ix * in_c, in_c, off2, dst);
+        else
+          zero_block(in_c, dst);
+        dst += in_c;  // in_c / 4 groups of 4 words (two columns interleaved)
+      }
+    }
+    zero_block(k_padded - k, dst);
+    return;
+  }
+  const int8_t zp = (int8_t)(-p->input_offset);
+  int8_t *g = gather;
+  const int32_t run = fw * in_c;
+  for (int32_t fy = 0; fy < fh; ++fy) {
+    const int32_t iy = iy0 + fy * dh;
+    if (iy < 0 || iy >= in_h) {
+      for (int32_t i = 0; i < run; ++i) g[i] = zp;
+      g += run;
+      continue;
+    }
+    const int8_t *row = in_b + (size_t)iy * in_w * in_c;
+    if (dw == 1 && ix0 >= 0 && ix0 + fw <= in_w) {
+      const int8_t *src = row + (size_t)ix0 * in_c;
+      for (int32_t i = 0; i < run; ++i) g[i] = src[i];
+      g += run;
+      continue;
+    }
+    for (int32_t fx = 0; fx < fw; ++fx) {
+      const int32_t ix = ix0 + fx * dw;
+      if (ix >= 0 && ix < in_w) {
+        const int8_t *src = row + (size_t)ix * in_c;
+        for (int32_t ic = 0; ic < in_c; ++ic) g[ic] = src[ic];
+      } else {
+        for (int32_t ic = 0; ic < in_c; ++ic) g[ic] = zp;
+      }
+      g += in_c;
+    }
+  }
+  for (int32_t e = k; e < k_padded; ++e) gather[e] = zp;
+  widen_block(gather, k_padded, off2, col);
+}
+
+/* One FC input row into column slot `col` (interleaved two-column layout), widened with the offset and
+ * zero-padded to depth_padded. */
+EP_DSP_INLINE void widen_row(const int8_t *x, int32_t depth, int32_t depth_padded, uint32_t off2, int32_t offset,
+                             uint32_t *col) {
+  const int32_t whole = depth & ~3;
+  widen_block(x, whole, off2, col);
+  int16_t *dst = (int16_t *)(void *)col;
+  for (int32_t e = whole; e < depth_padded; ++e)
+    dst[8 * (e >> 2) + (((e & 1) << 1) | ((e & 3) >> 1))] = (int16_t)(e < depth ? (int32_t)x[e] + offset : 0);
+}
+
+/* TFLite's reference FC rescale: round(acc * effective scale) in double, clamped, offset, activation. */
+EP_DSP_INLINE int8_t fc_rescale(int32_t acc, double effective, int32_t output_offset, int32_t act_min,
+                                int32_t act_max) {
+  double scaled = __builtin_round((double)acc * effective);
+  if (scaled > 2147483000.0) scaled = 2147483000.0;
+  if (scaled < -2147483000.0) scaled = -2147483000.0;
+  int32_t v = (int32_t)scaled + output_offset;
+  v = v < act_min ? act_min : v;
+  return (int8_t)(v > act_max ? act_max : v);
+}
+
+EP_DSP_INLINE bool fc_args_ok(const ep_fully_connected_s8_dsp_params *p) {
+  return p->batches >= 0 && p->depth >= 0 && p->units >= 0 && p->output_scale > 0.0f &&
+         p->depth_padded >= p->depth && p->depth_padded % 8 == 0 && p->depth_padded - p->depth < 8;
+}
+
+/* Shared body of the FC kernels (dense and block-sparse): two input rows widened at a time, `gemm(cols,
+ * acc)` writes acc[unit pairs][2 units][2 rows], then the double rescale per unit. */
+template <typename Gemm>
+EP_DSP_INLINE void fc_gemm(const ep_fully_connected_s8_dsp_params *p, const int8_t *input, const int32_t *bias,
+                           void *scratch, int8_t *output, Gemm gemm) {
+  const int32_t batches = p->batches, depth = p->depth, units = p->units, dpad = p->depth_padded;
+  const int32_t offset = p->input_offset, output_offset = p->output_offset;
+  const int32_t act_min = p->act_min, act_max = p->act_max;
+  const uint32_t off2 = dup16(offset);
+  const double in_scale = (double)p->input_scale, out_scale = (double)p->output_scale;
+  int32_t *acc = (int32_t *)scratch;
+  uint32_t *cols = (uint32_t *)(void *)(acc + 2 * ((units + 1) & ~1));
+  for (int32_t b = 0; b < batches; b += 2) {
+    const int32_t b1 = b + 1 < batches ? b + 1 : b;
+    widen_row(input + (size_t)b * depth, depth, dpad, off2, offset, cols);
+    widen_row(input + (size_t)b1 * depth, depth, dpad, off2, offset, cols + 2);
+    gemm(cols, acc);
+    int8_t *out0 = output + (size_t)b * units, *out1 = output + (size_t)b1 * units;
+    for (int32_t u = 0; u < units; ++u) {
+      const double effective = in_scale * (double)p->filter_scales[u] / out_scale;
+      const int32_t b0v = bias ? bias[u] : 0;
+      out0[u] = fc_rescale((int32_t)((uint32_t)acc[2 * u] + (uint32_t)b0v), effective, output_offset, act_min,
+                           act_max);
+      out1[u] = fc_rescale((int32_t)((uint32_t)acc[2 * u + 1] + (uint32_t)b0v), effective, output_offset,
+                           act_min, act_max);
+    }
   }
 }
 

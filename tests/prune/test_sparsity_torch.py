@@ -1,0 +1,62 @@
+"""Block masks on a PyTorch model survive fine-tuning and PT2E int8 export: the exported filters have the
+same zero blocks, and the DSP lowering runs them with the sparse kernels, bit-exact with LiteRT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed")
+pytest.importorskip("litert_torch", reason="litert-torch is not installed (PyTorch export needs it)")
+
+from edgeprune.backends.tflite_writer import graph_to_bytes  # noqa: E402
+from edgeprune.importers import load_tflite  # noqa: E402
+from edgeprune.lower import lower_graph  # noqa: E402
+from edgeprune.prune.export import export_int8_tflite  # noqa: E402
+from edgeprune.prune.finetune import finetune  # noqa: E402
+from edgeprune.prune.sparsity_torch import apply_masks, block_masks, density, make_permanent  # noqa: E402
+from edgeprune.runtime.host import run_program  # noqa: E402
+from edgeprune.testing.reference import litert_run  # noqa: E402
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(16, 32, 3, padding=1)
+        self.pw = torch.nn.Conv2d(32, 32, 1)
+        self.fc = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = torch.relu(self.conv2(x))
+        x = torch.relu(self.pw(x))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def test_masks_kept_through_finetuning_and_export(tmp_path):
+    torch.manual_seed(0)
+    model = Net().eval()
+    masks = block_masks(model, 0.75, "2x4")
+    assert set(masks) == {model.conv2, model.pw, model.fc}  # conv1 (K = 9) stays dense
+    assert density(masks) == pytest.approx(0.25, abs=0.02)
+    apply_masks(masks)
+    x = torch.randn(64, 1, 8, 8)
+    y = torch.randint(0, 10, (64,))
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    finetune(model, data, data, 1, progress=False)
+    make_permanent(masks)
+    for m, mask in masks.items():
+        assert torch.all(m.weight[mask == 0] == 0)
+    tflite = export_int8_tflite(model, torch.zeros(1, 1, 8, 8), [x[i:i + 1] for i in range(8)])
+    path = tmp_path / "m.tflite"
+    path.write_bytes(tflite)
+    graph = load_tflite(path)
+    weights = [op.inputs[1] for op in graph.ops if op.kind in ("CONV_2D", "FULLY_CONNECTED")]
+    sparse = [w for w in weights if np.count_nonzero(w.data) <= 0.26 * w.data.size]
+    assert len(sparse) == 3
+    program = lower_graph(graph, {"dsp"})
+    funcs = [c.func for c in program.calls]
+    assert "ep_conv2d_s8_sparse_dsp" in funcs and "ep_conv2d_1x1_s8_sparse_dsp" in funcs
+    xin = np.random.default_rng(0).integers(-128, 128, graph.inputs[0].shape).astype(np.int8)
+    np.testing.assert_array_equal(run_program(program, [xin])[0], litert_run(graph_to_bytes(graph), [xin])[0])
