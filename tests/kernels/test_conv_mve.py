@@ -4,9 +4,10 @@ Cortex-M55 (mps3-an547): the kernels only build for MVE targets, so there is no 
 Each firmware holds many independent single ops (one graph input and output each) so a seeded sweep costs a
 few builds: 1x1 GEMM (strides, channel tails, odd pixel counts, batches), im2col GEMM (SAME/VALID, strides,
 dilations, K and output-channel tails, in_c 1 and 3), depthwise (channel tails, borders, strides,
-dilations), fully connected (depth tails, batches, per-tensor / per-channel), ADD (sizes not a multiple of 4), random scales, zero points
-(including -128 / 127), multipliers > 1 and every fused activation; plus the fallbacks (depth multiplier 2,
-asymmetric FC weights, broadcasting ADD) that must stay on the portable kernels. int8 results must be bit-exact.
+dilations), fully connected (depth tails, batches, per-tensor / per-channel), ADD (sizes not a multiple of 4),
+random scales, zero points (including -128 / 127), multipliers > 1 and every fused activation; plus the fallbacks
+(depth multiplier 2, asymmetric FC weights, broadcasting ADD) that must stay on the portable kernels.
+int8 results must be bit-exact.
 The host part checks the build-time layouts and the vector requantization identity in numpy.
 """
 

@@ -4,7 +4,8 @@ Each rewrite is an exact integer identity of the portable kernel (see csrc/inclu
   * input offset folded into the bias: sum(w * (x + off)) + b == sum(w * x) + (b + off * sum(w)) (mod 2**32, as
     the int32 accumulator wraps); padded taps read the input zero point from im2col, where x + off == 0;
   * per-channel requantization fields re-laid-out in blocks of 4 (GEMM) or 8 even/odd (depthwise) lanes;
-  * GEMM filters packed (a consts array of the params struct) [ceil(oc/4)][ceil(K/16)][4][16] and zero-padded (zero weights add exactly 0).
+  * GEMM filters packed (a consts array of the params struct) [ceil(oc/4)][ceil(K/16)][4][16] and zero-padded
+    (zero weights add exactly 0).
 """
 
 from __future__ import annotations
