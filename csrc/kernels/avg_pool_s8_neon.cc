@@ -27,7 +27,24 @@ extern "C" ep_status ep_avg_pool_s8_neon(const ep_avg_pool_s8_params *p, const i
           int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
           int16x8_t lo = vdupq_n_s16(0), hi = lo;
           int32_t pending = 0;
-          for (int32_t fy = fy0; fy < fy1; ++fy) {
+          if (count <= 256) {  // the whole window fits the int16 lanes: no flush checks
+            for (int32_t fy = fy0; fy < fy1; ++fy) {
+              const int8_t *px = in_b + ((size_t)(y0 + fy) * W + x0 + fx0) * C + 16 * i;
+              int32_t fx = fx0;
+              for (; fx + 1 < fx1; fx += 2, px += 2 * C) {
+                const int8x16_t v = vld1q_s8(px), u = vld1q_s8(px + C);
+                lo = vaddw_s8(lo, vget_low_s8(v));
+                hi = vaddw_high_s8(hi, v);
+                lo = vaddw_s8(lo, vget_low_s8(u));
+                hi = vaddw_high_s8(hi, u);
+              }
+              if (fx < fx1) {
+                const int8x16_t v = vld1q_s8(px);
+                lo = vaddw_s8(lo, vget_low_s8(v));
+                hi = vaddw_high_s8(hi, v);
+              }
+            }
+          } else for (int32_t fy = fy0; fy < fy1; ++fy) {
             const int8_t *px = in_b + ((size_t)(y0 + fy) * W + x0 + fx0) * C + 16 * i;
             for (int32_t fx = fx0; fx < fx1; ++fx, px += C) {
               const int8x16_t v = vld1q_s8(px);

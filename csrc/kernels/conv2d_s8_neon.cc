@@ -34,7 +34,8 @@ template <int F>
 struct SmlalTile {
   const ep_conv2d_s8_neon_params *p;
 
-  // Output channels [0, out_c) of 4 pixels.
+  // Output channels [0, out_c) of 4 pixels (FULL: n == 4 and out_c % 4 == 0).
+  template <bool FULL>
   void quad(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int8_t *r3, int32_t n,
             const ep::neon::Steps &steps, int8_t *out) const {
     const int32_t out_c = p->out_c;
@@ -45,7 +46,7 @@ struct SmlalTile {
     for (int32_t oc = 0; oc < out_c; oc += 4, rq += 4 * EP_NEON_RQ_FIELDS) {
       // 56 instructions per 256 MACs, hand-scheduled: with intrinsics the compiler hoists the products ahead of
       // their accumulations, runs out of vector registers and spills accumulators inside the loop. Leaves the
-      // four pixels' sums (lane = output channel) in sums[pixel].
+      // four pixels' sums (lane = output channel) in sums[pixel], in registers (v28-v31: the only ones not clobbered).
       int32x4_t sums[4];
       {
         intptr_t count = steps.count - 1, k;
@@ -76,14 +77,13 @@ struct SmlalTile {
             "subs %[count], %[count], #1\n\t"
             "b.ne 1b\n\t"
             "3:\n\t"
-            "addp v0.4s, v0.4s, v1.4s\n\t" "addp v2.4s, v2.4s, v3.4s\n\t" "addp v0.4s, v0.4s, v2.4s\n\t"
-            "addp v4.4s, v4.4s, v5.4s\n\t" "addp v6.4s, v6.4s, v7.4s\n\t" "addp v4.4s, v4.4s, v6.4s\n\t"
-            "addp v8.4s, v8.4s, v9.4s\n\t" "addp v10.4s, v10.4s, v11.4s\n\t" "addp v8.4s, v8.4s, v10.4s\n\t"
-            "addp v12.4s, v12.4s, v13.4s\n\t" "addp v14.4s, v14.4s, v15.4s\n\t" "addp v12.4s, v12.4s, v14.4s\n\t"
-            "stp q0, q4, [%[sums]]\n\t"
-            "stp q8, q12, [%[sums], #32]\n\t"
-            : [w] "+r"(w), [count] "+r"(count), [k] "=&r"(k), [offsets] "+r"(offsets)
-            : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [sums] "r"(sums)
+            "addp v0.4s, v0.4s, v1.4s\n\t" "addp v2.4s, v2.4s, v3.4s\n\t" "addp %[s0].4s, v0.4s, v2.4s\n\t"
+            "addp v4.4s, v4.4s, v5.4s\n\t" "addp v6.4s, v6.4s, v7.4s\n\t" "addp %[s1].4s, v4.4s, v6.4s\n\t"
+            "addp v8.4s, v8.4s, v9.4s\n\t" "addp v10.4s, v10.4s, v11.4s\n\t" "addp %[s2].4s, v8.4s, v10.4s\n\t"
+            "addp v12.4s, v12.4s, v13.4s\n\t" "addp v14.4s, v14.4s, v15.4s\n\t" "addp %[s3].4s, v12.4s, v14.4s\n\t"
+            : [w] "+r"(w), [count] "+r"(count), [k] "=&r"(k), [offsets] "+r"(offsets), [s0] "=w"(sums[0]),
+              [s1] "=w"(sums[1]), [s2] "=w"(sums[2]), [s3] "=w"(sums[3])
+            : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
             : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
               "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27");
       }
@@ -94,7 +94,13 @@ struct SmlalTile {
       const int8x8_t y23 = ep::neon::narrow(rescale(v2, m, l, r), rescale(v3, m, l, r), offset, lo, hi);
       const int32_t left = out_c - oc;
       int8_t *dst = out + oc;
-      if (left >= 4) {
+      if (FULL) {  // every tile is 4 pixels by 4 channels: no checks per store
+        const int32x2_t u01 = vreinterpret_s32_s8(y01), u23 = vreinterpret_s32_s8(y23);
+        vst1_lane_s32((int32_t *)(void *)dst, u01, 0);
+        vst1_lane_s32((int32_t *)(void *)(dst + out_c), u01, 1);
+        vst1_lane_s32((int32_t *)(void *)(dst + 2 * out_c), u23, 0);
+        vst1_lane_s32((int32_t *)(void *)(dst + 3 * out_c), u23, 1);
+      } else if (left >= 4) {
         const int32x2_t u01 = vreinterpret_s32_s8(y01), u23 = vreinterpret_s32_s8(y23);
         vst1_lane_s32((int32_t *)(void *)dst, u01, 0);
         if (n > 1) vst1_lane_s32((int32_t *)(void *)(dst + out_c), u01, 1);
@@ -117,8 +123,13 @@ struct SmlalTile {
 
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
                   int8_t *out) const {
-    quad(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, steps, out);
-    if (n > 4) quad(rows[4], rows[5], rows[6], rows[7], n - 4, steps, out + (size_t)4 * p->out_c);
+    if (n == EP_NEON_GEMM_PIXELS && p->out_c % 4 == 0) {
+      quad<true>(rows[0], rows[1], rows[2], rows[3], 4, steps, out);
+      quad<true>(rows[4], rows[5], rows[6], rows[7], 4, steps, out + (size_t)4 * p->out_c);
+      return;
+    }
+    quad<false>(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, steps, out);
+    if (n > 4) quad<false>(rows[4], rows[5], rows[6], rows[7], n - 4, steps, out + (size_t)4 * p->out_c);
   }
 };
 

@@ -142,6 +142,79 @@ static inline void block16_9(const int8_t *x, const int32_t *o, const int8_t *w,
   store16(dst, a0, a1, a2, a3, offset, lo, hi);
 }
 
+// block16_9 for two output pixels (windows x and y, outputs dst and dst + ds): the weights and the requantization
+// fields are loaded once for both.
+template <bool LEFT, bool RIGHT>
+static inline void block16_9x2(const int8_t *x, const int8_t *y, const int32_t *o, const int8_t *w, const int32_t *rq,
+                               int16x8_t offset, int8x8_t lo, int8x8_t hi, int8_t *dst, size_t ds) {
+  const int32x4x4_t bias = vld1q_s32_x4(rq);
+  int32x4_t a0 = bias.val[0], a1 = bias.val[1], a2 = bias.val[2], a3 = bias.val[3];
+  int32x4_t b0 = bias.val[0], b1 = bias.val[1], b2 = bias.val[2], b3 = bias.val[3];
+  const int8x16x4_t wa = vld1q_s8_x4(w), wb = vld1q_s8_x4(w + 64);
+  const int8x16_t w8 = vld1q_s8(w + 128);
+#define EP_DW_PAIR2(xa, xb, wa_, wb_)                                    \
+  {                                                                      \
+    const int8x16_t x0 = vld1q_s8(x + (xa)), x1 = vld1q_s8(x + (xb));    \
+    const int8x16_t y0 = vld1q_s8(y + (xa)), y1 = vld1q_s8(y + (xb));    \
+    int16x8_t l = vmull_s8(vget_low_s8(x0), vget_low_s8(wa_));           \
+    int16x8_t h = vmull_high_s8(x0, wa_);                                \
+    int16x8_t m = vmull_s8(vget_low_s8(y0), vget_low_s8(wa_));           \
+    int16x8_t g = vmull_high_s8(y0, wa_);                                \
+    l = vmlal_s8(l, vget_low_s8(x1), vget_low_s8(wb_));                  \
+    h = vmlal_high_s8(h, x1, wb_);                                       \
+    m = vmlal_s8(m, vget_low_s8(y1), vget_low_s8(wb_));                  \
+    g = vmlal_high_s8(g, y1, wb_);                                       \
+    a0 = vaddw_s16(a0, vget_low_s16(l));                                 \
+    a1 = vaddw_high_s16(a1, l);                                          \
+    a2 = vaddw_s16(a2, vget_low_s16(h));                                 \
+    a3 = vaddw_high_s16(a3, h);                                          \
+    b0 = vaddw_s16(b0, vget_low_s16(m));                                 \
+    b1 = vaddw_high_s16(b1, m);                                          \
+    b2 = vaddw_s16(b2, vget_low_s16(g));                                 \
+    b3 = vaddw_high_s16(b3, g);                                          \
+  }
+  EP_DW_PAIR2(0, o[1], wa.val[0], wa.val[1])
+  EP_DW_PAIR2(o[2], o[3], wa.val[2], wa.val[3])
+  EP_DW_PAIR2(o[4], o[5], wb.val[0], wb.val[1])
+  EP_DW_PAIR2(o[6], o[7], wb.val[2], wb.val[3])
+#undef EP_DW_PAIR2
+  {
+    const int8x16_t x0 = vld1q_s8(x + o[8]), y0 = vld1q_s8(y + o[8]);
+    const int16x8_t l = vmull_s8(vget_low_s8(x0), vget_low_s8(w8)), h = vmull_high_s8(x0, w8);
+    const int16x8_t m = vmull_s8(vget_low_s8(y0), vget_low_s8(w8)), g = vmull_high_s8(y0, w8);
+    a0 = vaddw_s16(a0, vget_low_s16(l));
+    a1 = vaddw_high_s16(a1, l);
+    a2 = vaddw_s16(a2, vget_low_s16(h));
+    a3 = vaddw_high_s16(a3, h);
+    b0 = vaddw_s16(b0, vget_low_s16(m));
+    b1 = vaddw_high_s16(b1, m);
+    b2 = vaddw_s16(b2, vget_low_s16(g));
+    b3 = vaddw_high_s16(b3, g);
+  }
+  if (LEFT) {
+    const int32x4x4_t ls = vld1q_s32_x4(rq + 32);
+    a0 = vshlq_s32(a0, ls.val[0]);
+    a1 = vshlq_s32(a1, ls.val[1]);
+    a2 = vshlq_s32(a2, ls.val[2]);
+    a3 = vshlq_s32(a3, ls.val[3]);
+    b0 = vshlq_s32(b0, ls.val[0]);
+    b1 = vshlq_s32(b1, ls.val[1]);
+    b2 = vshlq_s32(b2, ls.val[2]);
+    b3 = vshlq_s32(b3, ls.val[3]);
+  }
+  const int32x4x4_t mq = vld1q_s32_x4(rq + 16), rs = vld1q_s32_x4(rq + 48);
+  a0 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a0, mq.val[0]), rs.val[0]);
+  a1 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a1, mq.val[1]), rs.val[1]);
+  a2 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a2, mq.val[2]), rs.val[2]);
+  a3 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(a3, mq.val[3]), rs.val[3]);
+  b0 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(b0, mq.val[0]), rs.val[0]);
+  b1 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(b1, mq.val[1]), rs.val[1]);
+  b2 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(b2, mq.val[2]), rs.val[2]);
+  b3 = ep::neon::round_shift<RIGHT>(vqrdmulhq_s32(b3, mq.val[3]), rs.val[3]);
+  store16(dst, a0, a1, a2, a3, offset, lo, hi);
+  store16(dst + ds, b0, b1, b2, b3, offset, lo, hi);
+}
+
 template <int TAPS, bool LEFT, bool RIGHT>
 static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
                       const int32_t *taps_in, const int8_t *filter, int8_t *dst) {
@@ -153,6 +226,33 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
   for (int32_t t = 0; t < (TAPS > 0 ? TAPS : 1); ++t) taps[t] = taps_in[t];
   const int32_t *tp = TAPS > 0 ? taps : taps_in;
   const size_t block_weights = (size_t)n_taps * 16u;
+  if (TAPS == 9 && C >= 16) {
+    // Two pixels at a time (the second may start the next row), sharing the weight and requantization loads.
+    const size_t xs = (size_t)p->stride_w * C, ys = (size_t)p->stride_h * g.padded_w * C;
+    const int32_t pixels = p->out_h * p->out_w;
+    const int8_t *row = image, *window = image;
+    int32_t ox = 0;
+    for (int32_t q = 0; q < pixels; q += 2, dst += 2 * C) {
+      const int8_t *x = window;
+      if (++ox == p->out_w) ox = 0, row += ys, window = row;
+      else window += xs;
+      const int8_t *y = window;
+      if (q + 1 < pixels) {
+        if (++ox == p->out_w) ox = 0, row += ys, window = row;
+        else window += xs;
+      } else {
+        y = x;  // an odd count: the last pixel twice, stored once (dst + 0)
+      }
+      const size_t ds = q + 1 < pixels ? (size_t)C : 0;
+#pragma GCC unroll 1
+      for (int32_t i = 0; i < blocks; ++i) {
+        const int32_t c = i + 1 < blocks ? 16 * i : C - 16;
+        block16_9x2<LEFT, RIGHT>(x + c, y + c, tp, p->filter + (size_t)i * block_weights,
+                                 p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c, ds);
+      }
+    }
+    return;
+  }
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int8_t *row = image + (size_t)oy * p->stride_h * g.padded_w * C;
     for (int32_t ox = 0; ox < p->out_w; ++ox, dst += C) {

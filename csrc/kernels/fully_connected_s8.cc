@@ -1,6 +1,9 @@
 // FULLY_CONNECTED, int8 (TFLite reference FullyConnected / FullyConnectedPerChannel). The reference
 // rescales the int32 accumulator in double: round(acc * in_scale * filter_scale / out_scale).
 #include <math.h>
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 #include "edgeprune/arith.h"
 #include "edgeprune/kernels/conv.h"
@@ -17,8 +20,20 @@ extern "C" ep_status ep_fully_connected_s8(const ep_fully_connected_s8_params *p
     const int8_t *x = input + (size_t)b * depth;
     for (int32_t u = 0; u < units; ++u) {
       const int8_t *w = weights + (size_t)u * depth;
-      int32_t acc = 0;
-      for (int32_t d = 0; d < depth; ++d) acc += ((int32_t)w[d] + weights_offset) * ((int32_t)x[d] + input_offset);
+      int32_t acc = 0, d = 0;
+#if defined(__aarch64__) && defined(__ARM_NEON)
+      {  // 8 products per step in int32 lanes: the offset operands fit int16 ([-255, 255] for int8 offsets)
+        const int16x8_t io = vdupq_n_s16((int16_t)input_offset), wo = vdupq_n_s16((int16_t)weights_offset);
+        int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0);
+        for (; d + 8 <= depth; d += 8) {
+          const int16x8_t xv = vaddw_s8(io, vld1_s8(x + d)), wv = vaddw_s8(wo, vld1_s8(w + d));
+          a0 = vmlal_s16(a0, vget_low_s16(xv), vget_low_s16(wv));
+          a1 = vmlal_high_s16(a1, xv, wv);
+        }
+        acc = vaddvq_s32(vaddq_s32(a0, a1));
+      }
+#endif
+      for (; d < depth; ++d) acc += ((int32_t)w[d] + weights_offset) * ((int32_t)x[d] + input_offset);
       if (bias) acc += bias[u];
       const double effective = in_scale * (double)p->filter_scales[u] / out_scale;
       double scaled = round((double)acc * effective);
