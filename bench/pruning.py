@@ -47,7 +47,7 @@ class Config:
     train_size: int | None = 16000  # training images (None: all 55,000)
     epochs: int = 4  # dense training
     lr: float = 3e-3
-    ft_epochs: int = 2  # fine-tuning after pruning, both methods
+    ft_epochs: int = 6  # fine-tuning after pruning, both methods
     ft_lr: float = 1e-3
     batch_size: int = 128
     criterion: str = "l2"
