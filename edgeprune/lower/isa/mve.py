@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeprune.analysis.inplace import window_call_lag
-from edgeprune.ir import Tensor
+from edgeprune.lower.isa.common import const_arg, wrap_i32
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
 
@@ -23,16 +23,6 @@ GEOMETRY = ("batches", "in_h", "in_w", "in_c", "filter_h", "filter_w", "out_h", 
             "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w")
 
 
-def _wrap_i32(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.int64)
-    return (((v + (1 << 31)) % (1 << 32)) - (1 << 31)).astype(np.int32)
-
-
-def _const_arg(call: KernelCall, i: int) -> np.ndarray | None:
-    a = call.args[i]
-    if not isinstance(a, Tensor) or not a.is_constant or a.data is None:
-        return None
-    return np.asarray(a.data)
 
 
 def _split_shift(shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +38,7 @@ def gemm_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray
     lsh, rsh = _split_shift(shift)
     for f, v in enumerate((bias, mult, lsh, rsh)):
         fields[f, :n] = v
-    return _wrap_i32(fields.reshape(4, groups, 4).transpose(1, 0, 2).reshape(-1))
+    return wrap_i32(fields.reshape(4, groups, 4).transpose(1, 0, 2).reshape(-1))
 
 
 def pack_gemm_filter(w: np.ndarray) -> np.ndarray:
@@ -71,13 +61,13 @@ def depthwise_rq(folded: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: 
     # channel c = 8 * g + lane: even lanes first, then odd lanes
     blocks = fields.reshape(5, c16 // 8, 8)
     blocks = np.concatenate([blocks[:, :, 0::2], blocks[:, :, 1::2]], axis=2)  # [5, groups, 8]
-    return _wrap_i32(blocks.transpose(1, 0, 2).reshape(-1))
+    return wrap_i32(blocks.transpose(1, 0, 2).reshape(-1))
 
 
 @specializer("ep_conv2d_s8", requires={"mve"}, priority=PRIORITY)
 def conv2d_mve(call: KernelCall) -> KernelCall | None:
     p = call.params
-    w, bias = _const_arg(call, 1), _const_arg(call, 2)
+    w, bias = const_arg(call, 1), const_arg(call, 2)
     if w is None or bias is None or w.ndim != 4:
         return None
     oc = int(p["out_c"])
@@ -111,7 +101,7 @@ def depthwise_conv2d_mve(call: KernelCall) -> KernelCall | None:
     p = call.params
     if int(p["depth_multiplier"]) != 1 or p["out_c"] != p["in_c"]:
         return None
-    w, bias = _const_arg(call, 1), _const_arg(call, 2)
+    w, bias = const_arg(call, 1), const_arg(call, 2)
     c = int(p["in_c"])
     if w is None or bias is None or w.shape != (1, p["filter_h"], p["filter_w"], c) or bias.size != c:
         return None
@@ -130,11 +120,11 @@ def fully_connected_mve(call: KernelCall) -> KernelCall | None:
     p = call.params
     if int(p["weights_offset"]) != 0:
         return None  # asymmetric per-tensor weights: the portable (or DSP) kernel handles them
-    w, bias = _const_arg(call, 1), _const_arg(call, 2)
+    w, bias = const_arg(call, 1), const_arg(call, 2)
     units, depth = int(p["units"]), int(p["depth"])
     if w is None or bias is None or w.shape != (units, depth) or bias.size != units:
         return None
-    folded = _wrap_i32(bias.astype(np.int64) + int(p["input_offset"]) * w.astype(np.int64).sum(axis=1))
+    folded = wrap_i32(bias.astype(np.int64) + int(p["input_offset"]) * w.astype(np.int64).sum(axis=1))
     params = {key: p[key] for key in ("batches", "depth", "units", "output_offset", "act_min", "act_max",
                                        "input_scale", "output_scale")}
     return KernelCall(call.op, "ep_fully_connected_s8_mve", "ep_fully_connected_s8_mve_params", params=params,

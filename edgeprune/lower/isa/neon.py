@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeprune.analysis.inplace import window_call_lag
-from edgeprune.ir import Tensor
+from edgeprune.lower.isa.common import const_arg, wrap_i32
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
 
@@ -27,23 +27,13 @@ GEOMETRY = ("batches", "in_h", "in_w", "in_c", "filter_h", "filter_w", "out_h", 
 ENABLED = {"conv": True, "sdot": True, "depthwise": True, "add": True, "avg_pool": True}
 
 
-def _wrap_i32(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.int64)
-    return (((v + (1 << 31)) % (1 << 32)) - (1 << 31)).astype(np.int32)
-
-
-def _const_arg(call: KernelCall, i: int) -> np.ndarray | None:
-    a = call.args[i]
-    if not isinstance(a, Tensor) or not a.is_constant or a.data is None:
-        return None
-    return np.asarray(a.data)
 
 
 def _bias(call: KernelCall, n: int) -> np.ndarray | None:
     a = call.args[2]
     if a is None:
         return np.zeros(n, dtype=np.int64)
-    b = _const_arg(call, 2)
+    b = const_arg(call, 2)
     return None if b is None or b.size != n else b.reshape(-1).astype(np.int64)
 
 
@@ -55,7 +45,7 @@ def rq_fields(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) 
     fields = np.zeros((4, groups * tile), dtype=np.int64)
     for f, v in enumerate((bias, np.asarray(mult).reshape(-1), np.maximum(shift, 0), np.minimum(shift, 0))):
         fields[f, :n] = v
-    return _wrap_i32(fields.reshape(4, groups, tile).transpose(1, 0, 2).reshape(-1))
+    return wrap_i32(fields.reshape(4, groups, tile).transpose(1, 0, 2).reshape(-1))
 
 
 def pack_smlal(w: np.ndarray) -> np.ndarray:
@@ -108,7 +98,7 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     p = call.params
     if not ENABLED["conv"]:
         return None
-    w = _const_arg(call, 1)
+    w = const_arg(call, 1)
     oc = int(p["out_c"])
     bias = _bias(call, oc)
     if w is None or bias is None or w.ndim != 4 or w.shape != (oc, p["filter_h"], p["filter_w"], p["in_c"]):
@@ -159,7 +149,7 @@ def depthwise_conv2d_neon(call: KernelCall) -> KernelCall | None:
     p = call.params
     if not ENABLED["depthwise"] or int(p["depth_multiplier"]) != 1 or p["out_c"] != p["in_c"]:
         return None
-    w = _const_arg(call, 1)
+    w = const_arg(call, 1)
     c = int(p["in_c"])
     bias = _bias(call, c)
     if w is None or bias is None or w.shape != (1, p["filter_h"], p["filter_w"], c):
