@@ -2,7 +2,9 @@
 // taps is summed in int16 lanes (SMULL + SMLAL: weights in [-127, 127], so |sum| <= 2 * 128 * 127 < 2^15), then
 // widened into four int32x4 accumulators (SADDW). The input is first copied into the scratch padded with its zero
 // point when the filter reads outside it, so every tap is a plain load and the bias with the folded input offset is
-// exact everywhere. Bit-exact with ep_depthwise_conv2d_s8.
+// exact everywhere. With SDOT (__ARM_FEATURE_DOTPROD), 3x3 filters with C >= 16 take depthwise9_sdot instead: each
+// filter column is 4 SDOTs per 16 channels over window rows interleaved by ST4 into a per-row column buffer that
+// follows the padded image in the scratch. Bit-exact with ep_depthwise_conv2d_s8.
 #include <string.h>
 
 #include "edgeprune/arith.h"
@@ -215,9 +217,128 @@ static inline void block16_9x2(const int8_t *x, const int8_t *y, const int32_t *
   store16(dst + ds, b0, b1, b2, b3, offset, lo, hi);
 }
 
+#if defined(__ARM_FEATURE_DOTPROD)
+// The 3x3 case with SDOT: per output row and 16-channel block, each padded input column's three window rows are
+// interleaved into 4 vectors of [channel][row 0, row 1, row 2, 0] (one ST4) in colbuf, the weights the same way
+// per filter column, so each filter column is 4 SDOTs (4 channels x 3 taps each) for 16 channels. The sums are
+// the same int32 values as the SMLAL path.
+template <bool LEFT, bool RIGHT>
+static void depthwise9_sdot(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
+                            int8_t *colbuf, int8_t *dst) {
+  const int32_t C = p->in_c, blocks = (C + 15) / 16;
+  const int32_t off = p->output_offset, act_lo = p->act_min, act_hi = p->act_max;
+  const int8x16_t zero = vdupq_n_s8(0);
+  const size_t row_bytes = (size_t)g.padded_w * C, dy = (size_t)p->dilation_h * row_bytes;
+  const size_t xs = (size_t)p->stride_w * 64, dx = (size_t)p->dilation_w * 64;
+  const int32_t out_h = p->out_h, out_w = p->out_w, padded_w = g.padded_w;
+  const size_t ys = (size_t)p->stride_h * row_bytes;
+  if (out_w <= 0) return;
+#pragma GCC unroll 1
+  for (int32_t i = 0; i < blocks; ++i) {
+    const int32_t c = i + 1 < blocks ? 16 * i : C - 16;
+    const int8_t *w = p->filter + (size_t)i * 9 * 16;
+    const int32_t *rq = p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS;
+    int8_t wbuf[3 * 64] __attribute__((aligned(16)));
+    for (int32_t fx = 0; fx < 3; ++fx) {
+      int8x16x4_t v;
+      v.val[0] = vld1q_s8(w + fx * 16);
+      v.val[1] = vld1q_s8(w + (3 + fx) * 16);
+      v.val[2] = vld1q_s8(w + (6 + fx) * 16);
+      v.val[3] = zero;
+      vst4q_s8(wbuf + fx * 64, v);
+    }
+    int8_t *orow = dst + c;
+#pragma GCC unroll 1
+    for (int32_t oy = 0; oy < out_h; ++oy, orow += (size_t)out_w * C) {
+      {
+        const int8_t *s = image + (size_t)oy * ys + c;
+        int8_t *d = colbuf;
+#pragma GCC unroll 1
+        for (int32_t x = 0; x < padded_w; ++x, s += C, d += 64) {
+          int8x16x4_t v;
+          v.val[0] = vld1q_s8(s);
+          v.val[1] = vld1q_s8(s + dy);
+          v.val[2] = vld1q_s8(s + 2 * dy);
+          v.val[3] = zero;
+          vst4q_s8(d, v);
+        }
+      }
+      const int8_t *wb = wbuf, *c0 = colbuf, *c1 = colbuf + dx, *c2 = colbuf + 2 * dx;
+      int8_t *out = orow;
+      int32_t n = out_w;
+      // Per pixel: bias into the accumulators, the three interleaved columns (v4-v7, v16-v19, v20-v23) against the
+      // weights (v8-v15, v24-v27), then the requantization (multiplier v4-v7, right shift v16-v19, left shift
+      // v20-v23) and the narrowing of store16. Written out so that every vector stays in a register.
+#define EP_DW_SDOT_HEAD                                                                                           \
+  "ld1 {v8.16b-v11.16b}, [%[wb]], #64\n\tld1 {v12.16b-v15.16b}, [%[wb]], #64\n\tld1 {v24.16b-v27.16b}, [%[wb]]\n\t" \
+  "dup v28.8h, %w[off]\n\tdup v29.16b, %w[lo]\n\tdup v30.16b, %w[hi]\n"                                           \
+  "1:\n\t"                                                                                                        \
+  "ld1 {v0.4s-v3.4s}, [%[rb]]\n\t"                                                                                \
+  "ld1 {v4.16b-v7.16b}, [%[c0]], %[xs]\n\tld1 {v16.16b-v19.16b}, [%[c1]], %[xs]\n\t"                              \
+  "ld1 {v20.16b-v23.16b}, [%[c2]], %[xs]\n\t"                                                                     \
+  "sdot v0.4s, v4.16b, v8.16b\n\tsdot v1.4s, v5.16b, v9.16b\n\t"                                                  \
+  "sdot v2.4s, v6.16b, v10.16b\n\tsdot v3.4s, v7.16b, v11.16b\n\t"                                                \
+  "sdot v0.4s, v16.16b, v12.16b\n\tsdot v1.4s, v17.16b, v13.16b\n\t"                                              \
+  "sdot v2.4s, v18.16b, v14.16b\n\tsdot v3.4s, v19.16b, v15.16b\n\t"                                              \
+  "sdot v0.4s, v20.16b, v24.16b\n\tsdot v1.4s, v21.16b, v25.16b\n\t"                                              \
+  "sdot v2.4s, v22.16b, v26.16b\n\tsdot v3.4s, v23.16b, v27.16b\n\t"
+#define EP_DW_SDOT_LEFT                                                                                           \
+  "ld1 {v20.4s-v23.4s}, [%[rl]]\n\t"                                                                              \
+  "sshl v0.4s, v0.4s, v20.4s\n\tsshl v1.4s, v1.4s, v21.4s\n\tsshl v2.4s, v2.4s, v22.4s\n\tsshl v3.4s, v3.4s, v23.4s\n\t"
+#define EP_DW_SDOT_MUL                                                                                            \
+  "ld1 {v4.4s-v7.4s}, [%[rm]]\n\tld1 {v16.4s-v19.4s}, [%[rr]]\n\t"                                                \
+  "sqrdmulh v0.4s, v0.4s, v4.4s\n\tsqrdmulh v1.4s, v1.4s, v5.4s\n\t"                                              \
+  "sqrdmulh v2.4s, v2.4s, v6.4s\n\tsqrdmulh v3.4s, v3.4s, v7.4s\n\t"
+#define EP_DW_SDOT_ALL_RIGHT                                                                                      \
+  "ssra v0.4s, v0.4s, #31\n\tssra v1.4s, v1.4s, #31\n\tssra v2.4s, v2.4s, #31\n\tssra v3.4s, v3.4s, #31\n\t"
+#define EP_DW_SDOT_SOME_RIGHT                                                                                     \
+  "and v31.16b, v0.16b, v16.16b\n\tssra v0.4s, v31.4s, #31\n\tand v31.16b, v1.16b, v17.16b\n\t"                   \
+  "ssra v1.4s, v31.4s, #31\n\tand v31.16b, v2.16b, v18.16b\n\tssra v2.4s, v31.4s, #31\n\t"                        \
+  "and v31.16b, v3.16b, v19.16b\n\tssra v3.4s, v31.4s, #31\n\t"
+#define EP_DW_SDOT_TAIL                                                                                           \
+  "srshl v0.4s, v0.4s, v16.4s\n\tsrshl v1.4s, v1.4s, v17.4s\n\t"                                                  \
+  "srshl v2.4s, v2.4s, v18.4s\n\tsrshl v3.4s, v3.4s, v19.4s\n\t"                                                  \
+  "sqxtn v0.4h, v0.4s\n\tsqxtn2 v0.8h, v1.4s\n\tsqxtn v2.4h, v2.4s\n\tsqxtn2 v2.8h, v3.4s\n\t"                   \
+  "sqadd v0.8h, v0.8h, v28.8h\n\tsqadd v2.8h, v2.8h, v28.8h\n\t"                                                  \
+  "sqxtn v0.8b, v0.8h\n\tsqxtn2 v0.16b, v2.8h\n\t"                                                                \
+  "smax v0.16b, v0.16b, v29.16b\n\tsmin v0.16b, v0.16b, v30.16b\n\t"                                              \
+  "st1 {v0.16b}, [%[out]], %[cs]\n\t"                                                                             \
+  "subs %w[n], %w[n], #1\n\tb.ne 1b\n"
+#define EP_DW_SDOT_ASM(BODY)                                                                                      \
+  __asm__ volatile(BODY                                                                                           \
+                   : [wb] "+r"(wb), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [out] "+r"(out), [n] "+r"(n)     \
+                   : [xs] "r"(xs), [cs] "r"((size_t)C), [rb] "r"(rq), [rm] "r"(rq + 16), [rr] "r"(rq + 48),        \
+                     [rl] "r"(rq + 32), [off] "r"(off), [lo] "r"(act_lo), [hi] "r"(act_hi)                        \
+                   : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",     \
+                     "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24",    \
+                     "v25", "v26", "v27", "v28", "v29", "v30", "v31")
+      if (LEFT && RIGHT) EP_DW_SDOT_ASM(EP_DW_SDOT_HEAD EP_DW_SDOT_LEFT EP_DW_SDOT_MUL EP_DW_SDOT_ALL_RIGHT EP_DW_SDOT_TAIL);
+      else if (LEFT) EP_DW_SDOT_ASM(EP_DW_SDOT_HEAD EP_DW_SDOT_LEFT EP_DW_SDOT_MUL EP_DW_SDOT_SOME_RIGHT EP_DW_SDOT_TAIL);
+      else if (RIGHT) EP_DW_SDOT_ASM(EP_DW_SDOT_HEAD EP_DW_SDOT_MUL EP_DW_SDOT_ALL_RIGHT EP_DW_SDOT_TAIL);
+      else EP_DW_SDOT_ASM(EP_DW_SDOT_HEAD EP_DW_SDOT_MUL EP_DW_SDOT_SOME_RIGHT EP_DW_SDOT_TAIL);
+#undef EP_DW_SDOT_ASM
+#undef EP_DW_SDOT_TAIL
+#undef EP_DW_SDOT_SOME_RIGHT
+#undef EP_DW_SDOT_ALL_RIGHT
+#undef EP_DW_SDOT_MUL
+#undef EP_DW_SDOT_LEFT
+#undef EP_DW_SDOT_HEAD
+    }
+  }
+}
+#endif
+
 template <int TAPS, bool LEFT, bool RIGHT>
 static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
-                      const int32_t *taps_in, const int8_t *filter, int8_t *dst) {
+                      const int32_t *taps_in, const int8_t *filter, int8_t *colbuf, int8_t *dst) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  if (TAPS == 9 && p->filter_h == 3 && p->in_c >= 16) {
+    depthwise9_sdot<LEFT, RIGHT>(p, image, g, colbuf, dst);
+    return;
+  }
+#else
+  (void)colbuf;
+#endif
   const int32_t C = p->in_c, n_taps = p->filter_h * p->filter_w, blocks = (C + 15) / 16;
   const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
   const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
@@ -297,6 +418,8 @@ extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_ne
   // Scratch: the tap offsets (int32, rounded up to 16 bytes), then the padded image (when needed).
   int32_t *taps = (int32_t *)scratch;
   int8_t *padded = (int8_t *)scratch + (((size_t)n_taps * 4u + 15u) & ~(size_t)15u);
+  // Then (3x3, C >= 16) 64 bytes per padded column for the SDOT path's interleaved window rows.
+  int8_t *colbuf = padded + (g.copy ? (((size_t)g.padded_h * g.padded_w * C + 15u) & ~(size_t)15u) : 0);
   for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy)
     for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t)
       taps[t] = (fy * p->dilation_h * g.padded_w + fx * p->dilation_w) * C;
@@ -317,14 +440,14 @@ extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_ne
     int8_t *dst = output + (size_t)b * out_image;
     const int variant = (n_taps == 9 ? 4 : 0) | (left ? 2 : 0) | (all_right ? 1 : 0);
     switch (variant) {
-      case 7: depthwise<9, true, true>(p, image, g, taps, filter, dst); break;
-      case 6: depthwise<9, true, false>(p, image, g, taps, filter, dst); break;
-      case 5: depthwise<9, false, true>(p, image, g, taps, filter, dst); break;
-      case 4: depthwise<9, false, false>(p, image, g, taps, filter, dst); break;
-      case 3: depthwise<0, true, true>(p, image, g, taps, filter, dst); break;
-      case 2: depthwise<0, true, false>(p, image, g, taps, filter, dst); break;
-      case 1: depthwise<0, false, true>(p, image, g, taps, filter, dst); break;
-      default: depthwise<0, false, false>(p, image, g, taps, filter, dst); break;
+      case 7: depthwise<9, true, true>(p, image, g, taps, filter, colbuf, dst); break;
+      case 6: depthwise<9, true, false>(p, image, g, taps, filter, colbuf, dst); break;
+      case 5: depthwise<9, false, true>(p, image, g, taps, filter, colbuf, dst); break;
+      case 4: depthwise<9, false, false>(p, image, g, taps, filter, colbuf, dst); break;
+      case 3: depthwise<0, true, true>(p, image, g, taps, filter, colbuf, dst); break;
+      case 2: depthwise<0, true, false>(p, image, g, taps, filter, colbuf, dst); break;
+      case 1: depthwise<0, false, true>(p, image, g, taps, filter, colbuf, dst); break;
+      default: depthwise<0, false, false>(p, image, g, taps, filter, colbuf, dst); break;
     }
   }
   return EP_OK;

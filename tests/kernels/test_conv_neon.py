@@ -48,6 +48,9 @@ def cases(group, seed):
         return _clip_weights(gemm_cases(seed))
     ops = [op for op in dw_fc_cases(seed) if op.kind != "FULLY_CONNECTED"]
     rng = np.random.default_rng(100 + seed)
+    # 3x3 with C >= 16 (the SDOT path on rpi5): strides, dilations, VALID, batches, a channel tail.
+    ops += [dw_op(rng, "s1", 2, 9, 8, 33, 3, 3, sh=2, sw=2, act="RELU"), dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
+            dw_op(rng, "s3", 1, 7, 6, 48, 3, 3, sh=1, sw=2, padding="VALID")]
     ops = _clip_weights(ops)
     ops.append(add_op(rng, "big", (1, 9, 7, 16)))  # 16-element steps and a tail
     return ops
@@ -68,7 +71,7 @@ def test_specializers_choose_neon_kernels():
     assert rpi4 == {"ep_conv2d_s8_neon"} and rpi5 == {"ep_conv2d_s8_sdot"}
     funcs = [c.func for c in sorted(lower_graph(_graph(cases("dw_fc", 0), "t"), RPI4_ISA).calls,
                                     key=lambda c: c.op.index)]
-    assert funcs.count("ep_depthwise_conv2d_s8_neon") == 10 and "ep_depthwise_conv2d_s8" in funcs  # dm 2
+    assert funcs.count("ep_depthwise_conv2d_s8_neon") == 13 and "ep_depthwise_conv2d_s8" in funcs  # dm 2
     assert funcs.count("ep_add_s8_neon") == 3 and "ep_add_s8" in funcs  # broadcasting stays portable
     # A -128 weight: SDOT still applies, the int16 pair sums do not.
     rng = np.random.default_rng(0)
@@ -90,7 +93,7 @@ def test_sdot_panel_layout():
 
 
 @needs_qemu
-@pytest.mark.parametrize("target,group", [("rpi4", "gemm"), ("rpi4", "dw_fc"), ("rpi5", "gemm")])
+@pytest.mark.parametrize("target,group", [("rpi4", "gemm"), ("rpi4", "dw_fc"), ("rpi5", "gemm"), ("rpi5", "dw_fc")])
 def test_neon_kernels_bit_exact(target, group, tmp_path):
     from edgeprune.pipeline import build
     from edgeprune.targets import load_profile

@@ -139,9 +139,13 @@ def _padded(p: dict) -> tuple[int, int, bool]:
 
 
 def depthwise_scratch_bytes(p: dict) -> int:
-    """Scratch of ep_depthwise_conv2d_s8_neon: the tap offsets (int32), then the zero-point-padded image."""
+    """Scratch of ep_depthwise_conv2d_s8_neon: the tap offsets (int32), the zero-point-padded image (rounded up to
+    16 bytes), then the SDOT path's interleaved columns."""
     padded_h, padded_w, copy = _padded(p)
-    return -(-(4 * p["filter_h"] * p["filter_w"]) // 16) * 16 + (padded_h * padded_w * p["in_c"] if copy else 0)
+    image = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
+    # 3x3 with C >= 16: 64 bytes per padded column for the SDOT path's interleaved window rows.
+    columns = 64 * padded_w if p["filter_h"] == 3 and p["filter_w"] == 3 and p["in_c"] >= 16 else 0
+    return -(-(4 * p["filter_h"] * p["filter_w"]) // 16) * 16 + image + columns
 
 
 @specializer("ep_depthwise_conv2d_s8", requires={"neon"}, priority=PRIORITY)
