@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from edgeprune.testing.torch_nets import ResidualNet
+
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -84,29 +86,14 @@ def tensors(split: str, limit: int | None = None):
     return normalize(images), torch.from_numpy(labels)
 
 
-class FashionResNet(nn.Module):
+class FashionResNet(ResidualNet):
     """ResidualNet (edgeprune.testing.torch_nets) with a stride-2 stem: 28x28 -> 14x14 -> 7x7.
 
     conv-bn-relu stem, a residual block at 14x14, a downsampling residual block with a 1x1 shortcut at 7x7,
     global average pool, linear. Width 16: 1.6M MACs, small enough to train on two CPU cores."""
 
     def __init__(self, width: int = WIDTH, classes: int = 10):
-        super().__init__()
-        w = width
-        self.stem = nn.Sequential(nn.Conv2d(1, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
-        self.b1 = nn.Sequential(nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
-                                nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w))
-        self.b2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w),
-                                nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1, bias=False), nn.BatchNorm2d(2 * w))
-        self.short = nn.Sequential(nn.Conv2d(w, 2 * w, 1, stride=2, bias=False), nn.BatchNorm2d(2 * w))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(2 * w, classes)
-
-    def forward(self, x):
-        x = self.stem(x)
-        x = torch.relu(self.b1(x) + x)
-        x = torch.relu(self.b2(x) + self.short(x))
-        return self.fc(torch.flatten(self.pool(x), 1))
+        super().__init__(in_channels=1, classes=classes, width=width, stem_stride=2)
 
 
 def model(width: int = WIDTH) -> nn.Module:

@@ -8,12 +8,14 @@ import torch.nn as nn
 
 
 class ResidualNet(nn.Module):
-    """conv-bn-relu stem, two residual blocks (one downsampling with a 1x1 shortcut), global pool, linear."""
+    """conv-bn-relu stem (stride `stem_stride`), two residual blocks (one downsampling with a 1x1 shortcut),
+    global pool, linear."""
 
-    def __init__(self, in_channels: int = 1, classes: int = 10, width: int = 16):
+    def __init__(self, in_channels: int = 1, classes: int = 10, width: int = 16, stem_stride: int = 1):
         super().__init__()
         w = width
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, w, 3, stride=stem_stride, padding=1, bias=False),
+                                  nn.BatchNorm2d(w), nn.ReLU())
         self.b1 = nn.Sequential(nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
                                 nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w))
         self.b2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w),
