@@ -208,14 +208,11 @@ class AllocationSearch:
             out.append((f"random {i + 1}", {r: math.exp(0.5 * float(v)) for r, v in zip(self.width, z)}))
         return out
 
-    def _result(self, keep: dict[str, int], budgets: list[Budget], dense: TorchCost, binding: list[str],
-                steps, calibration=None, validation=None) -> tuple[nn.Module, ChannelPruneResult]:
-        model = self.apply(keep)
-        if calibration is not None:
-            adaptive_bn_score(model, calibration, validation)  # fine-tuning starts from re-estimated statistics
+    def _result(self, model: nn.Module, budgets: list[Budget], dense: TorchCost, binding: list[str],
+                steps) -> ChannelPruneResult:
         pruned = self.measure(model)
-        return model, ChannelPruneResult(model, dense, pruned, check(budgets, pruned.as_measures()), binding,
-                                         steps, _channel_counts(self.model), _channel_counts(model))
+        return ChannelPruneResult(model, dense, pruned, check(budgets, pruned.as_measures()), binding, steps,
+                                  _channel_counts(self.model), _channel_counts(model))
 
     def _impossible(self, budgets: list[Budget]) -> None:
         """Raises the budget error of the first budget that even the narrowest model misses."""
@@ -234,8 +231,8 @@ class AllocationSearch:
         if c is None:
             self._impossible(budgets)
         binding = [max(budgets, key=lambda b: dense.as_measures()[b.kind] / b.value).kind]
-        model, result = self._result(c.keep, budgets, dense, binding, [])
-        return SearchResult(model, result, c, [c])
+        model = self.apply(c.keep)
+        return SearchResult(model, self._result(model, budgets, dense, binding, []), c, [c])
 
     def run(self, budgets: list[Budget], train_loader, val_loader, random_count: int = 8,
             refine_count: int = 4, calibration_images: int = 2048, validation_images: int = 4000,
@@ -258,12 +255,17 @@ class AllocationSearch:
         validation = _batches(val_loader, validation_images)
 
         candidates: list[Candidate] = []
+        scored: dict[int, nn.Module] = {}  # id(candidate) -> its pruned model, re-estimated statistics kept
 
-        def score(c: Candidate) -> Candidate:
-            c.accuracy, c.loss = adaptive_bn_score(self.apply(c.keep), calibration, validation)
+        def score(c: Candidate) -> None:
+            model = self.apply(c.keep)
+            c.accuracy, c.loss = adaptive_bn_score(model, calibration, validation)
             say(f"allocation {c.name}: MACs {c.measures['macs']:,.0f}, adaptive-BN accuracy {c.accuracy:.4f}")
+            best_so_far = max(candidates, key=lambda o: (o.accuracy, -o.loss), default=None)
+            if best_so_far is None or (c.accuracy, -c.loss) > (best_so_far.accuracy, -best_so_far.loss):
+                scored.clear()  # only the best model is kept, to hold one copy at a time
+                scored[id(c)] = model
             candidates.append(c)
-            return c
 
         for name, shape in self.shapes(global_keep, random_count):
             c = self.fit(name, shape, budgets)
@@ -283,6 +285,6 @@ class AllocationSearch:
             if c is not None and all(c.keep != o.keep for o in candidates):
                 score(c)
         best = max(candidates, key=lambda c: (c.accuracy, -c.loss))
-        model, result = self._result(best.keep, budgets, dense, global_result.binding, global_result.steps,
-                                     calibration, validation)
+        model = scored[id(best)]  # fine-tuning starts from its re-estimated statistics
+        result = self._result(model, budgets, dense, global_result.binding, global_result.steps)
         return SearchResult(model, result, best, candidates)
