@@ -65,9 +65,9 @@ def _measure(layers, target, mode, work: Path) -> list[dict]:
     model = work / f"{mode}.tflite"
     model.write_bytes(graph_to_bytes(graph))
     old = dsp_sparse.MODE, mve_sparse.MODE
-    dsp_sparse.MODE = mve_sparse.MODE = mode
-    try:
-        build(model, load_profile(target), work / mode)
+    dsp_sparse.MODE = mve_sparse.MODE = "auto" if mode == "compact" else mode
+    try:  # compact: a flash budget the fast layout overflows makes the build take the compact (int8) format
+        build(model, load_profile(target), work / mode, flash_budget=1 if mode == "compact" else None)
         r = verify(work / mode, inputs=1, qemu=True)
     finally:
         dsp_sparse.MODE, mve_sparse.MODE = old
@@ -80,7 +80,7 @@ def _measure(layers, target, mode, work: Path) -> list[dict]:
 def _flash(op) -> dict:
     """Bytes of the dense int8 filter, the dense DSP int16 layout, and the packed sparse blocks + indices."""
     from edgeprune.lower.isa.dsp import gemm_weights
-    from edgeprune.lower.isa.dsp_sparse import pack_blocks
+    from edgeprune.lower.isa.dsp_sparse import pack_blocks, pack_blocks8
     from edgeprune.lower.isa.mve_sparse import pack_chunks
 
     w = np.asarray(op.inputs[1].data, dtype=np.int8)
@@ -88,7 +88,8 @@ def _flash(op) -> dict:
     dense16, k_pad = gemm_weights(rows)
     weights, stream = pack_blocks(dense16, k_pad)
     out = {"dense_int8_bytes": int(rows.size), "dense_dsp_bytes": int(dense16.nbytes),
-           "sparse_bytes": int(weights.nbytes + stream.nbytes), "sparse_index_bytes": int(stream.nbytes)}
+           "sparse_bytes": int(weights.nbytes + stream.nbytes), "sparse_index_bytes": int(stream.nbytes),
+           "sparse_compact_bytes": int(sum(a.nbytes for a in pack_blocks8(dense16, k_pad)))}
     if rows.shape[1] % 4 == 0 and rows.shape[1] <= 256:  # the Helium format (int8 weights, conv 1x1 shapes)
         mve_weights, mve_stream = pack_chunks(rows)
         out["sparse_mve_bytes"] = int(mve_weights.nbytes + mve_stream.nbytes)
@@ -97,6 +98,7 @@ def _flash(op) -> dict:
 
 def bench_layers(target: str, patterns, sparsities, work: Path, log=print) -> list[dict]:
     from edgeprune.prune.sparsity import sparsify_graph
+    from edgeprune.targets import load_profile
     from edgeprune.testing.gemm_layers import layers_graph
 
     rng = np.random.default_rng(0)
@@ -116,12 +118,17 @@ def bench_layers(target: str, patterns, sparsities, work: Path, log=print) -> li
         work_p = work / pattern.replace(":", "of")
         sparse = _measure(layers, target, "sparse", work_p)
         auto_kernels = [x["kernel"] for x in _measure(layers, target, "auto", work_p / "auto")]
-        for (i, label, _s, density), layer, sp, auto in zip(meta, layers, sparse, auto_kernels):
+        compact = (_measure(layers, target, "compact", work_p / "compact") if "dsp" in load_profile(target).isa
+                   else [None] * len(layers))
+        for (i, label, _s, density), layer, sp, auto, cp in zip(meta, layers, sparse, auto_kernels, compact):
             d = dense[i]["instructions"]
             rows.append({"target": target, "layer": label, "pattern": pattern, "density": round(density, 4),
                          "dense_instructions": d, "sparse_instructions": sp["instructions"],
                          "ratio": round(sp["instructions"] / d, 3), "auto_kernel": auto,
                          "auto_picks_sparse": "sparse" in auto, **_flash(layer[0])})
+            if cp is not None:
+                rows[-1].update(compact_instructions=cp["instructions"],
+                                compact_ratio=round(cp["instructions"] / d, 3))
         log(f"{pattern}: {[(r['layer'], r['density'], r['ratio']) for r in rows if r['pattern'] == pattern]}")
     return rows
 
@@ -256,18 +263,23 @@ def bench_accuracy(target: str, work: Path, epochs: int = 4, log=print) -> dict:
 def markdown(result: dict) -> str:
     lines = [f"# Block-sparse int8 kernels on {result['target']} (QEMU instruction counts, bit-exact)", "",
              "Per layer: sparse kernel forced vs the dense DSP kernel on the same weights; `auto` is the kernel "
-             "the cost model picks. Flash: packed sparse blocks (int16) + the uint8 block stream (counts and "
-             "indices), against the dense int16 DSP layout and the dense int8 filter; the Helium format keeps int8 "
-             "weights (+ one offset byte per block, chunks of 4 blocks).", "",
+             "the cost model picks. Fast format: packed sparse blocks (int16) + the uint8 block stream (counts and "
+             "indices), against the dense int16 DSP layout and the dense int8 filter. Compact format (taken when "
+             "the fast layout overflows the flash budget): the same blocks with int8 weights, unpacked by SXTB16 "
+             "in the loop. The Helium format keeps int8 weights (+ one offset byte per block, chunks of 4 "
+             "blocks).", "",
              "| layer | pattern | density | dense instr | sparse instr | sparse/dense | auto | "
-             "DSP sparse/dense DSP bytes | DSP sparse/int8 bytes | Helium sparse/int8 bytes |",
-             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+             "DSP sparse/dense DSP bytes | DSP sparse/int8 bytes | compact instr/dense | compact/int8 bytes | "
+             "Helium sparse/int8 bytes |",
+             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in result["layers"]:
+        compact = (f"{r['compact_ratio']:.3f} | {r['sparse_compact_bytes'] / r['dense_int8_bytes']:.3f} | "
+                   if "compact_ratio" in r else "- | - | ")
         lines.append(f"| {r['layer']} | {r['pattern']} | {r['density']:.3f} | {r['dense_instructions']:,} | "
                      f"{r['sparse_instructions']:,} | {r['ratio']:.3f} | "
                      f"{'sparse' if r['auto_picks_sparse'] else 'dense'} | "
                      f"{r['sparse_bytes'] / r['dense_dsp_bytes']:.3f} | "
-                     f"{r['sparse_bytes'] / r['dense_int8_bytes']:.3f} | "
+                     f"{r['sparse_bytes'] / r['dense_int8_bytes']:.3f} | " + compact
                      + (f"{r['sparse_mve_bytes'] / r['dense_int8_bytes']:.3f} |" if "sparse_mve_bytes" in r
                         else "- |"))
     kws = result.get("kws")

@@ -49,7 +49,10 @@ def _print_summary(s: dict) -> None:
     console.print(
         f"MACs {s['macs']:,}   FLOPs {s['flops']:,}   params {s['params']:,}   "
         f"latency (est.) {s['latency_ms']:.2f} ms\n"
-        f"weights {_kib(s['weight_bytes'])}   peak RAM (arena) {_kib(s['peak_ram_bytes'])}\n"
+        f"weights {_kib(s['weight_bytes'])}"
+        + (" (compact int8 layout: the fast one overflows the flash budget)" if s.get("weight_layout") == "compact"
+           else "")
+        + f"   peak RAM (arena) {_kib(s['peak_ram_bytes'])}\n"
         f"flash (est.) {_kib(s['flash_bytes'])} of {_kib(s['flash_budget_bytes'])}   "
         f"RAM {_kib(s['peak_ram_bytes'])} of {_kib(s['ram_budget_bytes'])}   -> {fit} on {s['target']}"
     )
@@ -83,12 +86,12 @@ def cmd_targets(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from edgeprune.pipeline import analyze, load_model, summary
+    from edgeprune.pipeline import analyze_for, load_model, summary
     from edgeprune.targets import load_profile
 
     profile = load_profile(args.target)
     graph = load_model(args.model)
-    s = summary(analyze(graph, args.model, profile.isa), profile)
+    s = summary(analyze_for(graph, args.model, profile), profile)
     s["model"] = str(args.model)
     if args.json:
         print(json.dumps(s, indent=1))
@@ -270,8 +273,11 @@ def cmd_build(args) -> int:
                 _print_prune_report(prune_report)
             _console().print(f"wrote {args.output}")
             return 0
+        from edgeprune.prune.budgets import flash_limit
+
         report = build(model, profile, args.output, name=args.name or Path(str(args.model).split(":")[0]).stem,
-                       extra_report={"pruning": prune_report} if prune_report else None)
+                       extra_report={"pruning": prune_report} if prune_report else None,
+                       flash_budget=flash_limit(_budgets(args)))
     if args.json:
         print(json.dumps(report, indent=1))
     else:

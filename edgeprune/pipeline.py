@@ -68,7 +68,25 @@ def analyze(graph: Graph, source: str | Path | None = None, isa=frozenset()) -> 
         layers.append(d)
     t = totals(layer_costs(graph))
     t["weight_bytes"] = program.weight_bytes  # what goes to flash: weights plus requantization tables
+    t["weight_layout"] = "fast"
     return Analysis(graph=graph, program=program, layers=layers, totals=t)
+
+
+def analyze_for(graph: Graph, source: str | Path | None, profile, flash_budget: float | None = None) -> Analysis:
+    """Lowers for a profile: the fast weight layouts, unless weights plus runtime overflow the flash budget
+    (flash_budget, else the profile's) and the target has compact ones (Armv7E-M DSP: int8 weights in the
+    block-sparse format instead of the int16 dense layout), which are then taken if they are smaller."""
+    from edgeprune.lower.isa.dsp_sparse import COMPACT
+
+    fast = analyze(graph, source, profile.isa)
+    budget = profile.flash_budget_bytes if flash_budget is None else flash_budget
+    if "dsp" not in profile.isa or fast.totals["weight_bytes"] + runtime_flash_estimate(profile) <= budget:
+        return fast
+    compact = analyze(graph, source, frozenset(profile.isa) | {COMPACT})
+    if compact.totals["weight_bytes"] >= fast.totals["weight_bytes"]:
+        return fast
+    compact.totals["weight_layout"] = "compact"
+    return compact
 
 
 def runtime_flash_estimate(profile) -> int:
@@ -116,14 +134,15 @@ def _tensor_json(t: Tensor) -> dict:
 
 
 def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None = None,
-          extra_report: dict | None = None) -> dict:
-    """Compiles a model to a C folder at out_dir; returns the report. Nothing is left behind on error."""
+          extra_report: dict | None = None, flash_budget: float | None = None) -> dict:
+    """Compiles a model to a C folder at out_dir; returns the report. Nothing is left behind on error.
+    flash_budget (bytes, weights + runtime) replaces the profile's when choosing the weight layout."""
     from edgeprune.backends.c import emit_c
 
     model_path = Path(model_path)
     out_dir = Path(out_dir)
     graph = load_model(model_path)
-    analysis = analyze(graph, model_path, profile.isa)
+    analysis = analyze_for(graph, model_path, profile, flash_budget)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / REPORT_NAME).is_file():
         raise EdgePruneError(f"{out_dir}: exists and is not an edgeprune output folder; refusing to overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)

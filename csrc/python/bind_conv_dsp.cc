@@ -77,14 +77,16 @@ void check_blocks(py::array& blocks, py::array& f, int32_t pairs, int32_t k_padd
   need(f, stored * 8, "filter");
 }
 
-using SparseConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const int16_t*, const uint8_t*,
-                                   void*, int8_t*);
+template <typename W>
+using SparseConvFn = ep_status (*)(const ep_conv2d_s8_dsp_params*, const int8_t*, const W*, const uint8_t*, void*,
+                                   int8_t*);
 
-void sparse_conv(SparseConvFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f,
+template <typename W>
+void sparse_conv(SparseConvFn<W> fn, const char* name, py::dict d, py::dict c, py::array in, py::array f,
                  py::array blocks, py::array s, py::array out) {
   const ep_conv2d_s8_dsp_params p = conv_params(d, c, in, s, out);
   check_blocks(blocks, f, (p.out_c + 1) / 2, p.k_padded);
-  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<int16_t>(f, "filter"),
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<W>(f, "filter"),
                   ep_py::ptr<uint8_t>(blocks, "blocks"), s.mutable_data(), ep_py::ptr<int8_t>(out, "output")),
                name);
 }
@@ -108,6 +110,21 @@ ep_fully_connected_s8_dsp_params fc_params(const py::dict& d, const py::dict& c,
   need(s, EP_FC_DSP_SCRATCH_BYTES(p.depth_padded, p.units), "scratch");
   need(out, (size_t)p.batches * p.units, "output");
   return p;
+}
+
+template <typename W>
+using SparseFcFn = ep_status (*)(const ep_fully_connected_s8_dsp_params*, const int8_t*, const W*, const uint8_t*,
+                                 const int32_t*, void*, int8_t*);
+
+template <typename W>
+void sparse_fc(SparseFcFn<W> fn, const char* name, py::dict d, py::dict c, py::array in, py::array w,
+               py::array blocks, py::array b, py::array s, py::array out) {
+  const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
+  check_blocks(blocks, w, (p.units + 1) / 2, p.depth_padded);
+  ep_py::check(fn(&p, ep_py::ptr<int8_t>(in, "input"), ep_py::ptr<W>(w, "weights"),
+                  ep_py::ptr<uint8_t>(blocks, "blocks"), opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
+                  ep_py::ptr<int8_t>(out, "output")),
+               name);
 }
 
 void depthwise(DwFn fn, const char* name, py::dict d, py::dict c, py::array in, py::array f, py::array s,
@@ -153,23 +170,31 @@ EP_BIND(bind_conv_dsp) {
                                            ep_py::ptr<int8_t>(out, "output")),
                  "ep_fully_connected_s8_dsp");
   });
+  // The block-sparse kernels, fast (int16 weights) and compact (int8 weights) formats.
   m.def("ep_conv2d_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
                                       py::array s, py::array out) {
-    sparse_conv(ep_conv2d_s8_sparse_dsp, "ep_conv2d_s8_sparse_dsp", d, c, in, f, blocks, s, out);
+    sparse_conv<int16_t>(ep_conv2d_s8_sparse_dsp, "ep_conv2d_s8_sparse_dsp", d, c, in, f, blocks, s, out);
+  });
+  m.def("ep_conv2d_s8_sparse8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
+                                       py::array s, py::array out) {
+    sparse_conv<int8_t>(ep_conv2d_s8_sparse8_dsp, "ep_conv2d_s8_sparse8_dsp", d, c, in, f, blocks, s, out);
   });
   m.def("ep_conv2d_1x1_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
                                           py::array s, py::array out) {
-    sparse_conv(ep_conv2d_1x1_s8_sparse_dsp, "ep_conv2d_1x1_s8_sparse_dsp", d, c, in, f, blocks, s, out);
+    sparse_conv<int16_t>(ep_conv2d_1x1_s8_sparse_dsp, "ep_conv2d_1x1_s8_sparse_dsp", d, c, in, f, blocks, s, out);
+  });
+  m.def("ep_conv2d_1x1_s8_sparse8_dsp", [](py::dict d, py::dict c, py::array in, py::array f, py::array blocks,
+                                           py::array s, py::array out) {
+    sparse_conv<int8_t>(ep_conv2d_1x1_s8_sparse8_dsp, "ep_conv2d_1x1_s8_sparse8_dsp", d, c, in, f, blocks, s, out);
   });
   m.def("ep_fully_connected_s8_sparse_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array blocks,
                                                py::array b, py::array s, py::array out) {
-    const ep_fully_connected_s8_dsp_params p = fc_params(d, c, in, s, out);
-    check_blocks(blocks, w, (p.units + 1) / 2, p.depth_padded);
-    ep_py::check(ep_fully_connected_s8_sparse_dsp(&p, ep_py::ptr<int8_t>(in, "input"),
-                                                  ep_py::ptr<int16_t>(w, "weights"),
-                                                  ep_py::ptr<uint8_t>(blocks, "blocks"),
-                                                  opt<int32_t>(b, p.units, "bias"), s.mutable_data(),
-                                                  ep_py::ptr<int8_t>(out, "output")),
-                 "ep_fully_connected_s8_sparse_dsp");
+    sparse_fc<int16_t>(ep_fully_connected_s8_sparse_dsp, "ep_fully_connected_s8_sparse_dsp", d, c, in, w, blocks, b,
+                       s, out);
+  });
+  m.def("ep_fully_connected_s8_sparse8_dsp", [](py::dict d, py::dict c, py::array in, py::array w, py::array blocks,
+                                                py::array b, py::array s, py::array out) {
+    sparse_fc<int8_t>(ep_fully_connected_s8_sparse8_dsp, "ep_fully_connected_s8_sparse8_dsp", d, c, in, w, blocks,
+                      b, s, out);
   });
 }

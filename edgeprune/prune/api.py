@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from edgeprune.errors import BudgetError
 from edgeprune.prune.allocation import ALLOCATIONS, AllocationSearch
-from edgeprune.prune.budgets import Budget, check, default_budgets
+from edgeprune.prune.budgets import Budget, check, default_budgets, flash_limit
 from edgeprune.prune.channel import ChannelPruner, ChannelPruneResult
 from edgeprune.prune.importance import accumulate_gradients, needs_gradients
 
@@ -31,16 +31,17 @@ class PruneOutcome:
     history: list[dict] = field(default_factory=list)
 
 
-def measure_tflite(tflite: bytes, profile) -> dict:
-    """The IR cost model's summary of a .tflite (what `edgeprune inspect` prints)."""
+def measure_tflite(tflite: bytes, profile, flash_budget: float | None = None) -> dict:
+    """The IR cost model's summary of a .tflite (what `edgeprune inspect` prints), in the weight layout a
+    build for `flash_budget` would take."""
     from edgeprune.importers import load_tflite
-    from edgeprune.pipeline import analyze, summary
+    from edgeprune.pipeline import analyze_for, summary
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(tflite)
         graph = load_tflite(path)
-        return summary(analyze(graph, path, profile.isa), profile)
+        return summary(analyze_for(graph, path, profile, flash_budget), profile)
 
 
 def _calibration_images(loader, example_input: torch.Tensor, count: int = 64) -> list[torch.Tensor]:
@@ -95,7 +96,8 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
 
     pruner = make_pruner()  # traces first: an untraceable layer is named before any slow export
     say("measuring the dense model (int8 export)")
-    dense_report = measure_tflite(export_int8_tflite(model, example_input, calibration), profile)
+    dense_report = measure_tflite(export_int8_tflite(model, example_input, calibration), profile,
+                                  flash_limit(budgets))
     dense = budget_measures(dense_report)
     targets = _resolve(budgets, dense)
     dense_accuracy = evaluate(model, val_loader) if val_loader is not None else None
@@ -125,7 +127,7 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
             history.append({"round": round_index + 1, "finetune": ft.history, "best_accuracy": ft.best_accuracy})
         say("int8 export")
         tflite = export_int8_tflite(model, example_input, calibration)
-        report = measure_tflite(tflite, profile)
+        report = measure_tflite(tflite, profile, flash_limit(targets))
         status = check(targets, budget_measures(report))
         history.append({"round": round_index + 1, "status": status})
         if all(v["met"] for v in status.values()):
@@ -168,7 +170,7 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
     if sparsity is not None or ":" in sparsity_pattern:
         tflite, final["sparsity"] = _sparsify(model, example_input, calibration, sparsity, sparsity_pattern,
                                               train_loader, val_loader, epochs, lr, teacher, say)
-        final["layers_after"] = measure_tflite(tflite, profile)["layers"]
+        final["layers_after"] = measure_tflite(tflite, profile, flash_limit(targets))["layers"]
     if val_loader is not None:
         final["dense_accuracy"] = dense_accuracy
         final["pruned_accuracy"] = evaluate(model, val_loader)

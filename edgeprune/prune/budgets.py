@@ -84,6 +84,13 @@ def default_budgets(profile) -> list[Budget]:
     ]
 
 
+def flash_limit(budgets: list[Budget] | None) -> float | None:
+    """The absolute flash budget among `budgets` (bytes), if any: it also picks the weight layout
+    (edgeprune.pipeline.analyze_for)."""
+    values = [b.value for b in budgets or () if b.kind == "flash" and b.value is not None]
+    return min(values) if values else None
+
+
 def check(budgets: list[Budget], measured: dict[str, float]) -> dict[str, dict]:
     """Per budget: limit, measured value, ratio (measured / limit) and whether it holds."""
     out = {}

@@ -9,13 +9,13 @@ import numpy as np
 
 from edgeprune.errors import BudgetError
 from edgeprune.ir import Graph
-from edgeprune.prune.budgets import Budget, check, default_budgets
+from edgeprune.prune.budgets import Budget, check, default_budgets, flash_limit
 
 
-def _measure(graph: Graph, profile) -> dict:
-    from edgeprune.pipeline import analyze, budget_measures, summary
+def _measure(graph: Graph, profile, flash_budget: float | None = None) -> dict:
+    from edgeprune.pipeline import analyze_for, budget_measures, summary
 
-    report = summary(analyze(graph, None, profile.isa), profile)
+    report = summary(analyze_for(graph, None, profile, flash_budget), profile)
     return budget_measures(report) | {"_report": report}
 
 
@@ -28,8 +28,9 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
     say = on_event or (lambda _m: None)
     round_to = int(round_to if round_to is not None else getattr(profile, "round_to", 1))
     budgets = list(budgets) if budgets else default_budgets(profile)
-    dense = _measure(graph, profile)
+    dense = _measure(graph, profile, flash_limit(budgets))
     targets = [b.resolve(dense[b.kind]) for b in budgets]
+    flash = flash_limit(targets)
     if all(v["met"] for v in check(targets, dense).values()):
         return graph, {"keep": 1.0, "status": check(targets, dense), "dense": dense["_report"],
                        "pruned": dense["_report"], "oneshot": {}}
@@ -39,7 +40,7 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
         keep = (lo + hi) / 2
         say(f"one-shot pruning: keeping {keep:.0%} of the MACs")
         pruned, info = prune_oneshot(graph, calibration, keep, method="act+lsq", round_to=round_to)
-        measured = _measure(pruned, profile)
+        measured = _measure(pruned, profile, flash)
         status = check(targets, measured)
         if all(v["met"] for v in status.values()):
             best = (keep, pruned, info, measured, status)
@@ -50,7 +51,7 @@ def prune_graph_to_budgets(graph: Graph, profile, budgets: list[Budget] | None,
             break
     if best is None:
         pruned, info = prune_oneshot(graph, calibration, 0.02, method="act+lsq", round_to=round_to)
-        measured = _measure(pruned, profile)
+        measured = _measure(pruned, profile, flash)
         status = check(targets, measured)
         failing = {k: v for k, v in status.items() if not v["met"]}
         if failing:
