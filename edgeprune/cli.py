@@ -112,7 +112,8 @@ def _prune_options(args):
     return PruneOptions(input_shape=args.input_shape, weights=args.weights, data=args.data, epochs=args.epochs,
                         lr=args.lr, distill=not args.no_distill, criterion=args.criterion,
                         allocation=args.allocation, calibration=args.calibration, round_to=args.round_to,
-                        sparsity=_share(args.sparsity, "--sparsity"), sparsity_pattern=args.sparsity_pattern)
+                        sparsity="auto" if args.sparsity == "auto" else _share(args.sparsity, "--sparsity"),
+                        sparsity_pattern=args.sparsity_pattern)
 
 
 def _share(text: str | None, flag: str) -> float | None:
@@ -384,7 +385,9 @@ def _add_prune_arguments(p) -> None:
     o.add_argument("--calibration", help=".npy of inputs for quantization or one-shot reconstruction")
     o.add_argument("--sparsity", help="after channel pruning, zero this share of the CONV_2D / FULLY_CONNECTED "
                    "weights in blocks the sparse kernels skip, e.g. 50%% (with --calibration the kept weights are "
-                   "refit by least squares; PyTorch: masks kept while fine-tuning)")
+                   "refit by least squares; PyTorch: masks kept while fine-tuning); auto: channels are pruned for "
+                   "the MACs/FLOPs/params/RAM budgets and the smallest sparsity meeting --flash and --latency "
+                   "is taken")
     o.add_argument("--sparsity-pattern", default="2x4",
                    help="2x4 (default), 2x8, 2x16: blocks of 2 output channels x 4/8/16 inputs; n:m (1:4, 2:8, "
                    "1:8, 1:16): the n largest of every m 2x4 blocks along the input (fixed density, "

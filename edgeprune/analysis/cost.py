@@ -1,4 +1,5 @@
-"""Cost model on the IR: MACs, FLOPs, parameters, weight and activation bytes per layer and in total.
+"""Cost model on the IR: MACs, FLOPs, parameters, weight and activation bytes per layer and in total, and
+the weight density of block-sparse layers (non-zero MACs; the latency estimate counts what sparse kernels skip).
 
 `inspect`, the pruner and the build report all read these numbers, so they agree by construction.
 """
@@ -6,6 +7,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from edgeprune.ir import Graph, Op
 
@@ -23,6 +26,11 @@ class LayerCost:
     params: int
     weight_bytes: int
     activation_bytes: int  # bytes of the op's outputs
+    density: float = 1.0  # share of non-zero weights of a CONV_2D / FULLY_CONNECTED filter (block sparsity)
+
+    @property
+    def nonzero_macs(self) -> int:
+        return round(self.macs * self.density)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -68,6 +76,17 @@ def op_flops(op: Op) -> int:
     return 0
 
 
+def weight_density(op: Op) -> float:
+    """Share of non-zero weights in a CONV_2D / FULLY_CONNECTED filter (1.0 for other ops): what block-sparse
+    kernels skip (edgeprune/prune/sparsity.py)."""
+    if op.kind not in ("CONV_2D", "FULLY_CONNECTED") or len(op.inputs) < 2 or op.inputs[1] is None:
+        return 1.0
+    w = op.inputs[1]
+    if not w.is_constant or w.data is None or w.num_elements == 0:
+        return 1.0
+    return float(np.count_nonzero(w.data)) / w.num_elements
+
+
 def op_param_tensors(op: Op):
     if op.kind in _SHAPE_OPERANDS:
         return [t for t in op.inputs[:1] if t is not None and t.is_constant]
@@ -88,6 +107,7 @@ def layer_costs(graph: Graph) -> list[LayerCost]:
                 params=sum(t.num_elements for t in params),
                 weight_bytes=sum(t.nbytes for t in params),
                 activation_bytes=sum(t.nbytes for t in op.outputs),
+                density=weight_density(op),
             )
         )
     return layers
@@ -96,6 +116,7 @@ def layer_costs(graph: Graph) -> list[LayerCost]:
 def totals(layers: list[LayerCost]) -> dict:
     return {
         "macs": sum(x.macs for x in layers),
+        "nonzero_macs": sum(x.nonzero_macs for x in layers),
         "flops": sum(x.flops for x in layers),
         "params": sum(x.params for x in layers),
         "weight_bytes": sum(x.weight_bytes for x in layers),
@@ -112,12 +133,21 @@ _CYCLE_KEYS = {
 }
 
 
+def sparse_share(layer: LayerCost, cost: dict) -> float:
+    """The share of a GEMM layer's dense cycles its block-sparse kernel takes at the layer's weight density:
+    sparse_fixed_share + sparse_mac_share x density (profile coefficients fitted to bench/sparse.py), never
+    above 1 (the lowering keeps the dense kernel where it is cheaper); 1 on targets without sparse kernels."""
+    if layer.op not in ("CONV_2D", "FULLY_CONNECTED") or "sparse_mac_share" not in cost or layer.density >= 1.0:
+        return 1.0
+    return min(1.0, float(cost.get("sparse_fixed_share", 0.0)) + float(cost["sparse_mac_share"]) * layer.density)
+
+
 def layer_cycles(layer: LayerCost, cost: dict) -> float:
     """Estimated cycles of one layer from the profile's per-kernel coefficients (a model, not a measurement)."""
     key, measure = _CYCLE_KEYS.get(layer.op, ("elementwise_cycles_per_element", "activation_bytes"))
     per_unit = float(cost.get(key, 1.0))
     amount = getattr(layer, measure)
-    return per_unit * amount + float(cost.get("layer_overhead_cycles", 0.0))
+    return per_unit * amount * sparse_share(layer, cost) + float(cost.get("layer_overhead_cycles", 0.0))
 
 
 def latency_ms(layers: list[LayerCost], profile) -> float:

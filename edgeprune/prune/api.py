@@ -20,6 +20,7 @@ from edgeprune.prune.allocation import ALLOCATIONS, AllocationSearch
 from edgeprune.prune.budgets import Budget, check, default_budgets, flash_limit
 from edgeprune.prune.channel import ChannelPruner, ChannelPruneResult
 from edgeprune.prune.importance import accumulate_gradients, needs_gradients
+from edgeprune.prune.oneshot_budget import SPARSITY_KINDS, choose_sparsity
 
 
 @dataclass
@@ -65,7 +66,7 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
                 criterion="l2", calibration: list[torch.Tensor] | None = None, train_loader=None,
                 val_loader=None, epochs: int = 0, lr: float = 1e-3, distill: bool = True,
                 round_to: int | None = None, rounds: int = 4, allocation: str = "auto",
-                on_event: Callable[[str], None] | None = None, sparsity: float | None = None,
+                on_event: Callable[[str], None] | None = None, sparsity: float | str | None = None,
                 sparsity_pattern: str = "2x4") -> PruneOutcome:
     from edgeprune.pipeline import budget_measures, runtime_flash_estimate
     from edgeprune.prune.export import export_int8_tflite, float_ops
@@ -103,11 +104,19 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
     dense_accuracy = evaluate(model, val_loader) if val_loader is not None else None
 
     history = []
+    all_targets = targets
+    if sparsity == "auto":  # channels for MACs / FLOPs / params / RAM, block sparsity for flash and latency
+        targets = [b for b in targets if b.kind not in SPARSITY_KINDS]
     internal = list(targets)
     result = None
     search = None
     tflite = b""
     report: dict = {}
+    status: dict = {}
+    if not targets:
+        rounds = 0
+        tflite = export_int8_tflite(model, example_input, calibration)
+        report = measure_tflite(tflite, profile, flash_limit(all_targets))
     for round_index in range(rounds):
         if round_index:
             pruner = make_pruner()
@@ -142,9 +151,10 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
                 tightened.append(b)
         internal = tightened
     else:
-        failing = [f"--{k} (limit {v['limit']:,.0f}, reached {v['measured']:,.0f})"
-                   for k, v in status.items() if not v["met"]]
-        raise BudgetError(f"budgets not met after {rounds} rounds: {', '.join(failing)}")
+        if rounds:
+            failing = [f"--{k} (limit {v['limit']:,.0f}, reached {v['measured']:,.0f})"
+                       for k, v in status.items() if not v["met"]]
+            raise BudgetError(f"budgets not met after {rounds} rounds: {', '.join(failing)}")
 
     final = {
         "target": profile.name,
@@ -168,9 +178,22 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
             {"name": c.name, "macs": c.measures["macs"], "adaptive_bn_accuracy": c.accuracy,
              "chosen": c is search.chosen, "channels": c.keep} for c in search.candidates]
     if sparsity is not None or ":" in sparsity_pattern:
-        tflite, final["sparsity"] = _sparsify(model, example_input, calibration, sparsity, sparsity_pattern,
+        chosen = sparsity
+        if sparsity == "auto":
+            from edgeprune.importers import load_tflite
+
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "pruned.tflite").write_bytes(tflite)
+                chosen, _ = choose_sparsity(load_tflite(Path(tmp) / "pruned.tflite"), profile, all_targets,
+                                            sparsity_pattern, on_event=say)
+        tflite, final["sparsity"] = _sparsify(model, example_input, calibration, chosen, sparsity_pattern,
                                               train_loader, val_loader, epochs, lr, teacher, say)
-        final["layers_after"] = measure_tflite(tflite, profile, flash_limit(targets))["layers"]
+        final["sparsity"]["chosen"] = chosen
+        after = measure_tflite(tflite, profile, flash_limit(all_targets))
+        final["layers_after"] = after["layers"]
+        final["pruned"] |= {k: after[k] for k in ("nonzero_macs", "weight_bytes", "flash_bytes", "latency_ms")}
+        status = check(all_targets, budget_measures(after))
+        final["budgets"] = {b.kind: {"requested": b.text, **status[b.kind]} for b in all_targets}
     if val_loader is not None:
         final["dense_accuracy"] = dense_accuracy
         final["pruned_accuracy"] = evaluate(model, val_loader)

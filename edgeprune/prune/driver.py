@@ -25,7 +25,8 @@ class PruneOptions:
     allocation: str = "auto"
     calibration: str | None = None
     round_to: int | None = None
-    sparsity: float | None = None  # share of CONV_2D / FC weights zeroed in blocks after channel pruning
+    sparsity: float | str | None = None  # share of CONV_2D / FC weights zeroed in blocks after channel pruning,
+    # or "auto": the smallest share that meets the flash and latency budgets
     sparsity_pattern: str = "2x4"
 
 
@@ -83,16 +84,31 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
             raise ModelFormatError(f"{path}: no such file")
         raise ModelFormatError(f"{path}: expected a .tflite, an .onnx, or path/file.py:factory")
     from edgeprune.backends.tflite_writer import graph_to_bytes
-    from edgeprune.prune.oneshot_budget import prune_graph_to_budgets
+    from edgeprune.pipeline import budget_measures
+    from edgeprune.prune.budgets import check, default_budgets, flash_limit
+    from edgeprune.prune.oneshot_budget import SPARSITY_KINDS, choose_sparsity, measure_graph, prune_graph_to_budgets
 
     calibration = load_calibration(options.calibration, [(t.shape, t.dtype) for t in graph.inputs])
+    auto = options.sparsity == "auto"
     sparse = options.sparsity is not None or ":" in options.sparsity_pattern
     if sparse:
         from edgeprune.prune.sparsity import parse_pattern
 
         parse_pattern(options.sparsity_pattern)  # fail before the slow part
-    pruned, info = prune_graph_to_budgets(graph, profile, budgets, calibration, on_event=on_event,
-                                         round_to=options.round_to)
+    budgets = list(budgets) if budgets else default_budgets(profile)
+    # --sparsity auto: channels for the MACs / FLOPs / params / RAM budgets, block sparsity for flash and latency.
+    channel_budgets = [b for b in budgets if not auto or b.kind not in SPARSITY_KINDS]
+    if channel_budgets:
+        pruned, info = prune_graph_to_budgets(graph, profile, channel_budgets, calibration, on_event=on_event,
+                                             round_to=options.round_to)
+    else:
+        dense = measure_graph(graph, profile, flash_limit(budgets))["_report"]
+        pruned, info = graph, {"keep": 1.0, "status": {}, "dense": dense, "pruned": dense, "oneshot": {}}
+    dense_measures = budget_measures(info["dense"])
+    targets = [b.resolve(dense_measures[b.kind]) for b in budgets]
+    sparsity = options.sparsity
+    if auto:
+        sparsity, _ = choose_sparsity(pruned, profile, targets, options.sparsity_pattern, on_event=on_event)
     sparsity_rows = None
     if sparse:
         from edgeprune.prune.sparsity import sparsify_graph
@@ -103,25 +119,28 @@ def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneO
             pruned = copy.deepcopy(graph)
         # The refit needs real inputs: on random ones it would fit the noise.
         refit = calibration if options.calibration else None
-        sparsity_rows = sparsify_graph(pruned, options.sparsity or 0.0, options.sparsity_pattern,
-                                       calibration=refit)
+        sparsity_rows = sparsify_graph(pruned, sparsity or 0.0, options.sparsity_pattern, calibration=refit)
+    final = measure_graph(pruned, profile, flash_limit(targets)) if sparse else None
+    after = final["_report"] if final else info["pruned"]
+    status = check(targets, final) if final else info["status"]
     report = {
         "target": profile.name,
         "method": "one-shot channel pruning with least-squares reconstruction",
-        "budgets": {b.kind: {"requested": b.text, **info["status"][b.kind]} for b in budgets} if budgets else {},
+        "budgets": {b.kind: {"requested": b.text, **status[b.kind]} for b in budgets if b.kind in status},
         "kept_mac_share": info["keep"],
         "dense": {k: info["dense"][k] for k in ("macs", "params", "weight_bytes", "flash_bytes", "peak_ram_bytes")},
-        "pruned": {k: info["pruned"][k] for k in ("macs", "params", "weight_bytes", "flash_bytes",
-                                                   "peak_ram_bytes")},
+        "pruned": {k: after[k] for k in ("macs", "nonzero_macs", "params", "weight_bytes", "flash_bytes",
+                                         "peak_ram_bytes", "latency_ms")},
         "layers_before": info["dense"]["layers"],
-        "layers_after": info["pruned"]["layers"],
+        "layers_after": after["layers"],
         "accuracy_proxy": {k: v for k, v in info.get("oneshot", {}).items() if "agree" in k or "error" in k},
     }
     if sparsity_rows is not None:
         from edgeprune.prune.sparsity import TFLITE_NOTE
 
         report["sparsity"] = {"pattern": options.sparsity_pattern, "requested": options.sparsity,
-                              "refit": bool(options.calibration), "layers": sparsity_rows, "tflite": TFLITE_NOTE}
+                              "chosen": sparsity, "refit": bool(options.calibration), "layers": sparsity_rows,
+                              "tflite": TFLITE_NOTE}
     return graph_to_bytes(pruned), report
 
 

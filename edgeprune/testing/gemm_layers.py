@@ -69,6 +69,18 @@ def layers_graph(layers, name="dsp_layers"):
     return g
 
 
+def gemm_graph(seed: int = 0, name: str = "gemm_layers") -> Graph:
+    """Three layers deep enough for block sparsity: conv 1x1 64->64 on 8x8, conv 3x3 32->32 on 8x8 and FC
+    256->64 (per-channel weights, bias, no activation)."""
+    rng = np.random.default_rng(seed)
+    common = {"per_channel": True, "bias": True, "act": "NONE"}
+    conv = {"n": 1, "h": 8, "w": 8, "sh": 1, "sw": 1, "dh": 1, "dw": 1, "pad": "SAME", **common}
+    layers = [random_layer(rng, "CONV_2D", {**conv, "c": 64, "oc": 64, "kh": 1, "kw": 1}, "_a"),
+              random_layer(rng, "CONV_2D", {**conv, "c": 32, "oc": 32, "kh": 3, "kw": 3}, "_b"),
+              random_layer(rng, "FULLY_CONNECTED", {"batches": 1, "depth": 256, "units": 64, **common}, "_c")]
+    return layers_graph(layers, name=name)
+
+
 def qemu_available(target: str) -> bool:
     """Whether the target's cross compiler and QEMU are installed."""
     from edgeprune.targets import load_profile

@@ -15,6 +15,7 @@ from edgeprune.importers import load_tflite
 from edgeprune.lower import lower_graph
 from edgeprune.prune.sparsity import block_keep
 from edgeprune.runtime.host import run_program
+from edgeprune.testing.gemm_layers import gemm_graph
 from edgeprune.testing.random_models import random_int8_cnn
 from edgeprune.testing.reference import litert_run
 
@@ -81,3 +82,39 @@ def test_refit_brings_the_output_back(tmp_path):
         return np.linalg.norm(out - dense)
 
     assert error(refit=True) < 0.8 * error(refit=False)
+
+
+def test_sparsity_auto_meets_latency_with_the_smallest_share(tmp_path):
+    """`--sparsity auto --latency 70%`: no channel is pruned (no MACs budget), the latency estimate (which
+    counts what the sparse kernels skip) meets the budget, and a clearly smaller sparsity would not."""
+    from edgeprune.pipeline import analyze_for, summary
+    from edgeprune.prune.sparsity import sparsify_graph
+    from edgeprune.targets import load_profile
+
+    model = write_tflite(gemm_graph(), tmp_path / "gemm.tflite")
+    out = tmp_path / "auto.tflite"
+    proc = run("prune", model, "--target", "cortex-m7", "--sparsity", "auto", "--latency", "70%", "-o", out,
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    chosen = report["sparsity"]["chosen"]
+    assert 0.0 < chosen < 0.9 and report["kept_mac_share"] == 1.0
+    assert report["budgets"]["latency"]["met"]
+    assert report["pruned"]["macs"] == report["dense"]["macs"] > report["pruned"]["nonzero_macs"]
+    profile = load_profile("cortex-m7")
+    dense = summary(analyze_for(load_tflite(model), model, profile), profile)["latency_ms"]
+    less = load_tflite(model)
+    sparsify_graph(less, max(0.0, chosen - 0.1), "2x4")
+    assert summary(analyze_for(less, None, profile), profile)["latency_ms"] > 0.7 * dense
+
+
+def test_sparsity_auto_impossible_latency(tmp_path):
+    """A latency block sparsity alone cannot reach names the budget in one line, exit 2, no output."""
+    model = write_tflite(gemm_graph(), tmp_path / "gemm.tflite")
+    out = tmp_path / "p.tflite"
+    proc = run("prune", model, "--target", "cortex-m7", "--sparsity", "auto", "--latency", "5%", "-o", out,
+               cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "--latency" in lines[0] and "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -60,3 +60,22 @@ def test_masks_kept_through_finetuning_and_export(tmp_path):
     assert "ep_conv2d_s8_sparse_dsp" in funcs and "ep_conv2d_1x1_s8_sparse_dsp" in funcs
     xin = np.random.default_rng(0).integers(-128, 128, graph.inputs[0].shape).astype(np.int8)
     np.testing.assert_array_equal(run_program(program, [xin])[0], litert_run(graph_to_bytes(graph), [xin])[0])
+
+
+def test_prune_torch_sparsity_auto_meets_latency():
+    """`sparsity="auto"` with a latency budget only: channels stay, the chosen block sparsity is the one the
+    exported int8 model needs, and the final report measures the sparse model within the budget."""
+    from edgeprune.prune.api import prune_torch
+    from edgeprune.prune.budgets import parse_budgets
+    from edgeprune.targets import load_profile
+
+    torch.manual_seed(0)
+    model = Net().eval()
+    example = torch.zeros(1, 1, 8, 8)
+    calibration = [torch.randn(1, 1, 8, 8) for _ in range(8)]
+    outcome = prune_torch(model, example, load_profile("cortex-m7"), parse_budgets({"latency": "80%"}),
+                          calibration=calibration, sparsity="auto", on_event=None)
+    report = outcome.report
+    assert 0.0 < report["sparsity"]["chosen"] < 0.9
+    assert report["budgets"]["latency"]["met"]
+    assert report["pruned"]["macs"] == report["dense"]["macs"] > report["pruned"]["nonzero_macs"]
