@@ -47,7 +47,9 @@ def _print_summary(s: dict) -> None:
     console.print(_layer_table(f"{s.get('model', '')} for {s['target']}", s["layers"]))
     fit = "[green]fits[/green]" if s["fits"] else "[red]does not fit[/red]"
     console.print(
-        f"MACs {s['macs']:,}   FLOPs {s['flops']:,}   params {s['params']:,}   "
+        f"MACs {s['macs']:,}"
+        + (f" ({s['nonzero_macs']:,} on non-zero weights)" if s.get("nonzero_macs", s["macs"]) < s["macs"] else "")
+        + f"   FLOPs {s['flops']:,}   params {s['params']:,}   "
         f"latency (est.) {s['latency_ms']:.2f} ms\n"
         f"weights {_kib(s['weight_bytes'])}"
         + (" (compact int8 layout: the fast one overflows the flash budget)" if s.get("weight_layout") == "compact"
