@@ -179,12 +179,13 @@ def bench_kws(target: str, work: Path, log=print) -> dict | None:
     return rows
 
 
-def bench_accuracy(target: str, work: Path, epochs: int = 4, log=print) -> dict:
+def bench_accuracy(target: str, work: Path, epochs: int = 4, epochs_sparse: int = 3, log=print) -> dict:
     """Fashion-MNIST (bench/fashion_mnist.py, width 24, as bench/pruning.py): int8 test accuracy in LiteRT of the
-    dense model, one-shot block sparsity on its int8 weights (plain, and refit on 128 training images), block
-    sparsity with one epoch of masked
-    fine-tuning, and channel pruning to 50% of the MACs followed by 50% block sparsity (prune_torch, the KWS
-    recipe with training); the C build of that last model is run under QEMU on test images, bit-exact."""
+    dense model, one-shot block sparsity on its int8 weights (plain, and refit on 128 training images), gradual
+    block sparsity on the PyTorch model (the product's path: `epochs_sparse` steps, each with BatchNorm
+    re-estimation and one epoch of masked fine-tuning), and channel pruning to 50% of the MACs (2 x
+    `epochs_sparse` epochs of fine-tuning) followed by 50% gradual block sparsity (prune_torch, the KWS recipe
+    with training); the C build of that last model is run under QEMU on test images, bit-exact."""
     import copy
 
     import torch
@@ -195,12 +196,11 @@ def bench_accuracy(target: str, work: Path, epochs: int = 4, log=print) -> dict:
 
     from edgeprune.backends.tflite_writer import graph_to_bytes
     from edgeprune.importers import load_tflite
-    from edgeprune.prune.api import measure_tflite, prune_torch
+    from edgeprune.prune.api import _sparsify, measure_tflite, prune_torch
     from edgeprune.prune.budgets import parse_budget
     from edgeprune.prune.export import export_int8_tflite
     from edgeprune.prune.finetune import finetune
     from edgeprune.prune.sparsity import sparsify_graph
-    from edgeprune.prune.sparsity_torch import apply_masks, block_masks, make_permanent
     from edgeprune.targets import load_profile
 
     if not fm.available():
@@ -239,16 +239,12 @@ def bench_accuracy(target: str, work: Path, epochs: int = 4, log=print) -> dict:
         graph = load_tflite(path)
         sparsify_graph(graph, s, "2x4", calibration=refit_inputs)
         score(f"oneshot_int8_refit_{int(s * 100)}", graph_to_bytes(graph), sparsity=s)
-        model = copy.deepcopy(dense)
-        masks = block_masks(model, s, "2x4")
-        apply_masks(masks)
-        finetune(model, train, val, 1, lr=1e-3, teacher=copy.deepcopy(dense), seed=0)
-        make_permanent(masks)
-        model.eval()
-        score(f"finetuned_{int(s * 100)}", export_int8_tflite(model, example, calibration), sparsity=s)
+        tflite, _ = _sparsify(copy.deepcopy(dense), example, calibration, s, "2x4", train, val, 2 * epochs_sparse,
+                              1e-3, copy.deepcopy(dense), log)
+        score(f"finetuned_{int(s * 100)}", tflite, sparsity=s)
     outcome = prune_torch(copy.deepcopy(dense), example, profile, [parse_budget("macs", "50%")],
-                          calibration=calibration, train_loader=train, val_loader=val, epochs=2, lr=1e-3,
-                          sparsity=0.5)
+                          calibration=calibration, train_loader=train, val_loader=val, epochs=2 * epochs_sparse,
+                          lr=1e-3, sparsity=0.5)
     tflite = score("macs50_sparse50", outcome.tflite, sparsity=0.5)
     q = quantize_inputs(tflite, test_x[:100])
     ours, measured = c_outputs(tflite, profile, q, work, "fashion_sparse")

@@ -54,9 +54,9 @@ def _batches(loader, images: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return out
 
 
-def adaptive_bn_score(model: nn.Module, calibration, validation) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) on `validation` after BatchNorm statistics are re-estimated on
-    `calibration` batches (cumulative average, model in train mode, no gradients); `model` is modified."""
+def reestimate_bn(model: nn.Module, calibration) -> None:
+    """Re-estimates every BatchNorm's running statistics on `calibration` batches ((x, y) pairs): cumulative
+    average, model in train mode, no gradients; leaves the model in eval mode."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in bns]
     for m in bns:
@@ -66,9 +66,16 @@ def adaptive_bn_score(model: nn.Module, calibration, validation) -> tuple[float,
     with torch.no_grad():
         for x, _ in calibration:
             model(x)
-        for m, mom in zip(bns, momenta):
-            m.momentum = mom
-        model.eval()
+    for m, mom in zip(bns, momenta):
+        m.momentum = mom
+    model.eval()
+
+
+def adaptive_bn_score(model: nn.Module, calibration, validation) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on `validation` after BatchNorm statistics are re-estimated on
+    `calibration` batches (reestimate_bn); `model` is modified."""
+    reestimate_bn(model, calibration)
+    with torch.no_grad():
         correct = total = 0
         loss = 0.0
         for x, y in validation:

@@ -202,24 +202,40 @@ def prune_torch(model: nn.Module, example_input: torch.Tensor, profile, budgets:
 
 def _sparsify(model, example_input, calibration, sparsity, pattern, train_loader, val_loader, epochs, lr, teacher,
               say) -> tuple[bytes, dict]:
-    """Block sparsity after channel pruning: masks by magnitude, fine-tuning with the masks held, export."""
+    """Block sparsity after channel pruning: masks by magnitude, raised in even steps to the target share with
+    BatchNorm statistics re-estimated and one epoch of fine-tuning (masks held) per step when there is
+    training data (gradual magnitude pruning), then export."""
+    from edgeprune.prune.allocation import _batches, reestimate_bn
     from edgeprune.prune.export import export_int8_tflite
     from edgeprune.prune.finetune import evaluate, finetune
+    from edgeprune.prune.sparsity import TFLITE_NOTE
     from edgeprune.prune.sparsity_torch import apply_masks, block_masks, density, make_permanent
 
+    target = sparsity or 0.0
     say(f"block sparsity {pattern}")
-    masks = block_masks(model, sparsity or 0.0, pattern)
-    apply_masks(masks)
-    from edgeprune.prune.sparsity import TFLITE_NOTE
-
-    info: dict = {"pattern": pattern, "requested": sparsity, "density": density(masks), "layers": len(masks),
-                  "tflite": TFLITE_NOTE}
+    info: dict = {"pattern": pattern, "requested": sparsity, "tflite": TFLITE_NOTE}
     if val_loader is not None:
-        info["accuracy_masked"] = evaluate(model, val_loader)
-    if train_loader is not None and epochs > 0:
-        say("fine-tuning with the sparsity masks")
-        ft = finetune(model, train_loader, val_loader, max(1, epochs // 2), lr=lr, teacher=teacher)
+        probe = copy.deepcopy(model)
+        apply_masks(block_masks(probe, target, pattern))
+        info["accuracy_masked"] = evaluate(probe, val_loader)
+    steps = max(1, epochs // 2) if train_loader is not None and epochs > 0 else 0
+    if steps:
+        calibration_batches = _batches(train_loader, 2048)
+        for step in range(1, steps + 1):
+            say(f"block sparsity {target * step / steps:.0%}: BatchNorm re-estimation and one epoch of "
+                f"fine-tuning with the masks")
+            masks = block_masks(model, target * step / steps, pattern)
+            apply_masks(masks)
+            reestimate_bn(model, calibration_batches)
+            ft = finetune(model, train_loader, val_loader, 1, lr=lr, teacher=teacher, seed=step)
+            if step < steps:
+                make_permanent(masks)
+        info["steps"] = steps
         info["accuracy_finetuned"] = ft.best_accuracy
+    else:
+        masks = block_masks(model, target, pattern)
+        apply_masks(masks)
+    info.update(density=density(masks), layers=len(masks))
     make_permanent(masks)
     say("int8 export")
     return export_int8_tflite(model, example_input, calibration), info

@@ -79,3 +79,31 @@ def test_prune_torch_sparsity_auto_meets_latency():
     assert 0.0 < report["sparsity"]["chosen"] < 0.9
     assert report["budgets"]["latency"]["met"]
     assert report["pruned"]["macs"] == report["dense"]["macs"] > report["pruned"]["nonzero_macs"]
+
+
+def test_gradual_sparsity_with_training_data():
+    """With training data the masks rise in steps (BatchNorm re-estimated, one epoch each) to the requested
+    share; the exported filters hold it and the report records the steps and the accuracies."""
+    from edgeprune.prune.api import prune_torch
+    from edgeprune.targets import load_profile
+    from edgeprune.testing.torch_nets import ResidualNet, quadrant_loaders
+
+    torch.manual_seed(0)
+    train, val = quadrant_loaders()
+    model = ResidualNet().eval()
+    example = torch.zeros(1, 1, 28, 28)
+    outcome = prune_torch(model, example, load_profile("cortex-m7"), [], calibration=[x[:1] for x, _ in train],
+                          train_loader=train, val_loader=val, epochs=4, sparsity=0.5)
+    info = outcome.report["sparsity"]
+    assert info["steps"] == 2 and info["density"] == pytest.approx(0.5, abs=0.03)
+    assert 0.0 <= info["accuracy_masked"] <= 1.0 and info["accuracy_finetuned"] >= info["accuracy_masked"] - 0.05
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.tflite"
+        path.write_bytes(outcome.tflite)
+        graph = load_tflite(path)
+    deep = [op.inputs[1].data for op in graph.ops if op.kind in ("CONV_2D", "FULLY_CONNECTED")
+            and op.inputs[1].data.size // op.inputs[1].data.shape[0] >= 16]
+    assert deep and all(np.count_nonzero(w) <= 0.53 * w.size for w in deep)
