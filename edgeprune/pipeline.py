@@ -94,11 +94,12 @@ def runtime_flash_estimate(profile) -> int:
     return int(profile.raw.get("runtime_flash_bytes_estimate", 16 * 1024))
 
 
-def fit_report(analysis: Analysis, profile) -> dict:
-    """Flash and RAM against the profile, with the profile's reserve for the rest of the firmware."""
+def fit_report(analysis: Analysis, profile, flash_budget: float | None = None) -> dict:
+    """Flash and RAM against the profile, with the profile's reserve for the rest of the firmware (flash_budget:
+    a user's flash budget instead of the profile's)."""
     flash_bytes = analysis.totals["weight_bytes"] + runtime_flash_estimate(profile)
     ram_budget = profile.ram_budget_bytes
-    flash_budget = profile.flash_budget_bytes
+    flash_budget = int(profile.flash_budget_bytes if flash_budget is None else flash_budget)
     return {
         "flash_bytes": flash_bytes,
         "flash_budget_bytes": flash_budget,
@@ -109,11 +110,11 @@ def fit_report(analysis: Analysis, profile) -> dict:
     }
 
 
-def summary(analysis: Analysis, profile) -> dict:
+def summary(analysis: Analysis, profile, flash_budget: float | None = None) -> dict:
     out = dict(analysis.totals)
     out["peak_ram_bytes"] = analysis.peak_ram_bytes
     out["latency_ms"] = latency_ms(layer_costs(analysis.graph), profile)
-    out.update(fit_report(analysis, profile))
+    out.update(fit_report(analysis, profile, flash_budget))
     out["target"] = profile.name
     out["layers"] = analysis.layers
     return out
@@ -154,7 +155,7 @@ def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None
         from edgeprune.plot import arena_png  # lazy: matplotlib loads only when a build writes its picture
 
         arena_png(analysis.program, tmp / ARENA_PICTURE_NAME)
-        report = summary(analysis, profile)
+        report = summary(analysis, profile, flash_budget)
         report.update({
             "name": artifact.name,
             "model": str(model_path),

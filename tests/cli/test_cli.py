@@ -181,3 +181,24 @@ def test_missing_qemu_names_package(tmp_path):
     env = dict(os.environ, PATH=str(bin_dir))
     proc = edgeprune("verify", out, "--qemu", cwd=tmp_path, env=env)
     assert_one_line_error(proc, "qemu-system-arm")
+
+
+def test_build_flash_budget_takes_the_compact_layout(tmp_path):
+    """`build --flash` below what the fast DSP layout needs but above the compact one: no channel is pruned,
+    the build takes the int8 (compact) weight layout, and the report's flash is within the given budget."""
+    from edgeprune.backends.tflite_writer import write_tflite
+    from edgeprune.testing.gemm_layers import gemm_graph
+
+    model = write_tflite(gemm_graph(), tmp_path / "gemm.tflite")
+    fast = json.loads(edgeprune("build", model, "--target", "cortex-m7", "-o", tmp_path / "fast", "--json",
+                          cwd=tmp_path).stdout)
+    assert fast["weight_layout"] == "fast"
+    budget = fast["flash_bytes"] - 4096
+    proc = edgeprune("build", model, "--target", "cortex-m7", "--flash", budget, "-o", tmp_path / "small", "--json",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["weight_layout"] == "compact" and report["pruning"]["kept_mac_share"] == 1.0
+    assert report["flash_bytes"] <= budget == report["flash_budget_bytes"] and report["macs"] == fast["macs"]
+    text = (tmp_path / "small" / "src" / f"{report['name']}.c").read_text()
+    assert "_sparse8_dsp" in text
