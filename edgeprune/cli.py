@@ -176,6 +176,15 @@ def _print_prune_report(report: dict) -> None:
         binding = " (binding)" if kind in report.get("binding", []) else ""
         console.print(f"--{kind} {b['requested']}: limit {b['limit']:,.2f}, reached {b['measured']:,.2f} -> {mark}"
                       f"{binding}")
+    sp = report.get("sparsity")
+    if sp:
+        chosen = sp.get("chosen", sp.get("requested"))
+        how = " (the smallest meeting the budgets)" if sp.get("requested") == "auto" else ""
+        layers = sp["layers"] if isinstance(sp["layers"], int) else len(sp["layers"])
+        console.print(f"block sparsity {sp['pattern']}: {float(chosen or 0):.0%}{how} on {layers} layers")
+        if "refit" in sp and not sp["refit"] and chosen:
+            console.print("[yellow]no --calibration: the kept weights were not refit; one-shot block sparsity can "
+                          "cost much accuracy without it (or fine-tune a PyTorch model with --data)[/yellow]")
     if report.get("float_ops"):
         console.print(f"[yellow]ops left in float:[/yellow] {', '.join(report['float_ops'])}")
     if "pruned_accuracy" in report:

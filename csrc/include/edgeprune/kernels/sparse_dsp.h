@@ -166,6 +166,33 @@ EP_DSP_INLINE void gemm_sparse_pairs(const W *w, const uint8_t *index, const uin
   }
 #endif
 }
+/* The sparse conv kernels' body (im2col and 1x1, fast and compact formats): the dense kernels' column
+ * building and requantization around gemm_sparse_pairs. */
+template <bool k1x1, typename W>
+EP_DSP_INLINE ep_status conv_sparse(const ep_conv2d_s8_dsp_params *p, const int8_t *input, const W *w,
+                                    const uint8_t *blocks, void *scratch, int8_t *output) {
+  if (!(k1x1 ? conv_1x1_args_ok(p) : conv_args_ok(p)) || p->k_padded > 1020) return EP_ERROR_ARGUMENT;
+  const int32_t pixels = p->out_h * p->out_w, pairs = (p->out_c + 1) / 2;
+  const uint32_t off2 = dup16(p->input_offset);
+  const ConvScratch s = conv_scratch(scratch, p->out_c, p->k_padded);
+  const RequantRun rq(p->requant, p->all_right, p->output_offset, p->act_min, p->act_max);
+  const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
+  const size_t out_image = (size_t)pixels * p->out_c;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_image;
+    conv_gemm_with(
+        p, rq, s, output + (size_t)b * out_image, pixels,
+        [&](int32_t px, uint32_t *col) {
+          if (k1x1)
+            column_1x1(p, in_b, off2, px, col);
+          else
+            im2col_column(p, in_b, s.gather, off2, px, col);
+        },
+        [&](const uint32_t *cols, int32_t *acc) { gemm_sparse_pairs(w, blocks, cols, pairs, acc); });
+  }
+  return EP_OK;
+}
+
 #undef EP_SPARSE_COLUMNS
 #undef EP_SPARSE_MAC
 #undef EP_SPARSE_BLOCK_I16
