@@ -42,7 +42,9 @@ struct SdotTile {
     const int8_t *r4 = rows[4], *r5 = rows[5], *r6 = rows[6], *r7 = rows[7];
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
-    for (int32_t oc = 0; oc < out_c; oc += 8, rq += 8 * EP_NEON_RQ_FIELDS) {
+    const bool whole = n == EP_NEON_GEMM_PIXELS && out_c >= 8;
+    for (int32_t t = 0; t < out_c; t += 8, rq += 8 * EP_NEON_RQ_FIELDS) {
+      const int32_t oc = t + 8 <= out_c || out_c < 8 ? t : out_c - 8;  // the last tile overlaps the one before
       const int32x4_t b0 = vld1q_s32(rq), b1 = vld1q_s32(rq + 4);
       int32x4_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
       int32x4_t a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1;
@@ -76,7 +78,7 @@ struct SdotTile {
                       vld1q_s32(rq + 24), vld1q_s32(rq + 28), offset, lo, hi};
       int8_t *dst = out + oc;
       const int32_t left = out_c - oc;
-      if (left >= 8 && n == EP_NEON_GEMM_PIXELS) {
+      if (whole) {
         r.store_pair<F>(a00, a01, a10, a11, dst, dst + out_c);
         r.store_pair<F>(a20, a21, a30, a31, dst + 2 * out_c, dst + 3 * out_c);
         r.store_pair<F>(a40, a41, a50, a51, dst + 4 * out_c, dst + 5 * out_c);

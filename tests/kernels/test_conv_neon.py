@@ -45,11 +45,22 @@ def _clip_weights(ops):
 
 def cases(group, seed):
     if group == "gemm":
-        return _clip_weights(gemm_cases(seed))
+        rng = np.random.default_rng(200 + seed)
+        # Pruned channel counts: rows of filter_w * in_c bytes read in place with K padded per row (past the
+        # input's end: from a copy), out_c tails as an overlapping last tile.
+        ops = gemm_cases(seed) + [
+            conv_op(rng, "p1", 1, 8, 8, 10, 14, 3, 3, act="RELU"),
+            conv_op(rng, "p2", 2, 5, 5, 10, 13, 3, 3, padding="VALID"),
+            conv_op(rng, "p3", 1, 4, 5, 10, 9, 1, 1, padding="VALID"),
+            conv_op(rng, "p4", 1, 7, 6, 14, 5, 3, 3, sh=2, sw=2),
+            conv_op(rng, "p5", 1, 9, 9, 3, 10, 3, 3),
+            conv_op(rng, "p6", 1, 6, 6, 20, 18, 3, 3, padding="VALID")]
+        return _clip_weights(ops)
     ops = [op for op in dw_fc_cases(seed) if op.kind != "FULLY_CONNECTED"]
     rng = np.random.default_rng(100 + seed)
     # 3x3 with C >= 16 (the SDOT path on rpi5): strides, dilations, VALID, batches, a channel tail.
-    ops += [dw_op(rng, "s1", 2, 9, 8, 33, 3, 3, sh=2, sw=2, act="RELU"), dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
+    ops += [dw_op(rng, "s1", 2, 9, 8, 33, 3, 3, sh=2, sw=2, act="RELU"),
+            dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
             dw_op(rng, "s3", 1, 7, 6, 48, 3, 3, sh=1, sw=2, padding="VALID")]
     ops = _clip_weights(ops)
     ops.append(add_op(rng, "big", (1, 9, 7, 16)))  # 16-element steps and a tail
@@ -84,12 +95,28 @@ def test_specializers_choose_neon_kernels():
 def test_sdot_panel_layout():
     w = np.arange(10 * 20, dtype=np.int64).reshape(10, 20).astype(np.int8)
     packed = neon.pack_sdot(w).reshape(2, 2, 4, 2, 4, 4)  # [oc/8][K/16][group][half][4 oc][4 k]
-    for oc in range(16):
-        for k in range(32):
-            expect = w[oc, k] if oc < 10 and k < 20 else 0
-            assert packed[oc // 8, k // 16, (k % 16) // 4, (oc % 8) // 4, oc % 4, k % 4] == expect
-    packed = neon.pack_smlal(w).reshape(3, 2, 4, 16)
-    assert packed[2, 1, 1, 3] == w[9, 19] and packed[2, 1, 2, 3] == 0
+    for t, start in enumerate(neon.oc_tiles(10, 8)):  # [0, 8) and the overlapping last tile [2, 10)
+        for j in range(8):
+            for k in range(32):
+                expect = w[start + j, k] if k < 20 else 0
+                assert packed[t, k // 16, (k % 16) // 4, j // 4, j % 4, k % 4] == expect
+    packed = neon.pack_smlal(w).reshape(3, 2, 4, 16)  # tiles [0, 4), [4, 8), [6, 10)
+    assert packed[2, 1, 3, 3] == w[9, 19] and packed[2, 1, 0, 3] == w[6, 19] and packed[2, 1, 3, 4] == 0
+    small = neon.pack_sdot(w[:5]).reshape(1, 2, 4, 2, 4, 4)  # fewer channels than a tile: zero-padded
+    assert small[0, 1, 0, 1, 0, 3] == w[4, 19] and not small[0, 1, 0, 1, 1:].any()
+    rq = neon.gemm_rq(np.arange(10), np.arange(10) + 100, -np.ones(10, dtype=np.int64), 8).reshape(2, 4, 8)
+    assert list(rq[1, 0]) == list(range(2, 10)) and list(rq[1, 1]) == list(range(102, 110))
+
+
+def test_segments_pad_filter_rows():
+    """Rows of filter_w * in_c bytes that are not a multiple of 16 are read in place, K padded per row."""
+    rng = np.random.default_rng(0)
+    calls = lower_graph(_graph(_clip_weights([conv_op(rng, "a", 1, 8, 8, 10, 14, 3, 3),
+                                              conv_op(rng, "b", 1, 6, 6, 1, 8, 10, 4)]), "t"), RPI5_ISA).calls
+    seg = calls[0]
+    assert seg.params["segments"] == 1 and seg.params["k_padded"] == 3 * 32
+    assert calls[1].params["segments"] == 0  # 4-byte rows: im2col (16-byte rows would triple K)
+    assert seg.consts["filter"].size == 2 * 96 * 8
 
 
 @needs_qemu

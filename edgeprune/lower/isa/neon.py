@@ -48,38 +48,78 @@ def rq_fields(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) 
     return wrap_i32(fields.reshape(4, groups, tile).transpose(1, 0, 2).reshape(-1))
 
 
-def pack_smlal(w: np.ndarray) -> np.ndarray:
-    """[oc, K] int8 -> [ceil(oc/4)][ceil(K/16)][4 oc][16 k], zero-padded."""
+def oc_tiles(oc: int, tile: int) -> list[int]:
+    """First output channel of each GEMM tile: 0, tile, ..., and oc - tile last (the last tile overlaps the one
+    before it when oc % tile != 0, so every tile stores whole; oc < tile: one zero-padded tile)."""
+    n = -(-oc // tile)
+    return [tile * i if i + 1 < n else max(oc - tile, 0) for i in range(n)]
+
+
+def _tile_rows(w: np.ndarray, tile: int) -> np.ndarray:
+    """[oc, K] -> [ceil(oc/tile) * tile, ceil(K/16) * 16]: the rows of each tile (see oc_tiles), zero-padded."""
     oc, k = w.shape
-    oc4, k16 = -(-oc // 4) * 4, -(-k // 16) * 16
-    padded = np.zeros((oc4, k16), dtype=np.int8)
-    padded[:oc, :k] = w
+    k16 = -(-k // 16) * 16
+    starts = oc_tiles(oc, tile)
+    padded = np.zeros((len(starts) * tile, k16), dtype=np.int8)
+    for t, s in enumerate(starts):
+        rows = w[s:s + tile]
+        padded[t * tile:t * tile + rows.shape[0], :k] = rows
+    return padded
+
+
+def pack_smlal(w: np.ndarray) -> np.ndarray:
+    """[oc, K] int8 -> [ceil(oc/4)][ceil(K/16)][4 oc][16 k], tiles as oc_tiles(oc, 4), zero-padded."""
+    padded = _tile_rows(w, 4)
+    oc4, k16 = padded.shape
     return np.ascontiguousarray(padded.reshape(oc4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3).reshape(-1))
 
 
 def pack_sdot(w: np.ndarray) -> np.ndarray:
-    """[oc, K] int8 -> [ceil(oc/8)][ceil(K/16)][4 k-groups][2 halves][4 oc][4 k], zero-padded: per 16 k, the
-    eight SDOT operands of an 8-channel tile in the order the micro-kernel loads them."""
-    oc, k = w.shape
-    oc8, k16 = -(-oc // 8) * 8, -(-k // 16) * 16
-    padded = np.zeros((oc8, k16), dtype=np.int8)
-    padded[:oc, :k] = w
+    """[oc, K] int8 -> [ceil(oc/8)][ceil(K/16)][4 k-groups][2 halves][4 oc][4 k], tiles as oc_tiles(oc, 8),
+    zero-padded: per 16 k, the eight SDOT operands of an 8-channel tile in the order the micro-kernel loads them."""
+    padded = _tile_rows(w, 8)
+    oc8, k16 = padded.shape
     # [tile, half, j, step, group, kk] -> [tile, step, group, half, j, kk]
     blocks = padded.reshape(oc8 // 8, 2, 4, k16 // 16, 4, 4).transpose(0, 3, 4, 1, 2, 5)
     return np.ascontiguousarray(blocks.reshape(-1))
 
 
+def gemm_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) -> np.ndarray:
+    """rq_fields per GEMM tile (oc_tiles(n, tile): the last tile overlaps the one before it)."""
+    n = bias.size
+    if n <= tile or n % tile == 0:
+        return rq_fields(bias, mult, shift, tile)
+    fields = rq_fields(bias, mult, shift, n).reshape(4, n)
+    return np.ascontiguousarray(np.stack([fields[:, s:s + tile] for s in oc_tiles(n, tile)])).reshape(-1)
+
+
+def segment_bytes(p: dict) -> int:
+    """Bytes per filter row of a GEMM row read in place: filter_w * in_c rounded up to 16 (the tail multiplies zero
+    weights; it reads the next bytes of the image, or of the scratch after it)."""
+    return -(-(p["filter_w"] * p["in_c"]) // 16) * 16
+
+
+def use_segments(p: dict) -> bool:
+    """Whether the GEMM reads each window's filter rows in place (zero-padded to segment_bytes in K) rather than
+    gathering im2col rows: dilation_w 1 and the padding adds at most a quarter or one 16-byte step to K."""
+    if p["dilation_w"] != 1:
+        return False
+    k = p["filter_h"] * p["filter_w"] * p["in_c"]
+    k16 = -(-k // 16) * 16
+    return p["filter_h"] * segment_bytes(p) <= max(k16 + 16, k16 * 5 // 4)
+
+
 def gemm_scratch_bytes(p: dict) -> int:
     """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
-    zero point when the convolution reads outside it, then, unless each window row is a whole number of 16-byte
-    steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32 offsets of
-    the GEMM row's 16-byte steps."""
+    zero point when the convolution reads outside it (or segments read past its end), then, unless the GEMM reads
+    each window's rows in place (segments), EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32
+    offsets of the GEMM row's 16-byte steps (at least 16 bytes: a segment's over-read past the image lands there)."""
     steps = -(-(4 * (p["k_padded"] // 16)) // 16) * 16  # the int32 offsets of the 16-byte steps, last
     if p["direct"]:
         return steps
-    padded_h, padded_w, copy = _padded(p)
+    padded_h, padded_w, copy = _padded(p, segments=bool(p["segments"]))
     nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
-    if not (p["dilation_w"] == 1 and (p["filter_w"] * p["in_c"]) % 16 == 0):
+    if not p["segments"]:
         nbytes += GEMM_PIXELS * p["k_padded"] + 16  # im2col rows, then the short rows' overrun
     return nbytes + steps
 
@@ -109,13 +149,17 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
         return None  # the int16 pair sum could overflow: stay portable
     off = int(p["input_offset"])
     folded = bias + off * w2.astype(np.int64).sum(axis=1)
-    rq = rq_fields(folded, call.consts["out_multiplier"], call.consts["out_shift"], 8 if sdot else 4)
-    k_padded = -(-k // 16) * 16
+    rq = gemm_rq(folded, call.consts["out_multiplier"], call.consts["out_shift"], 8 if sdot else 4)
+    params = {key: int(p[key]) for key in GEOMETRY}
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)
-    params = {key: int(p[key]) for key in GEOMETRY}
+    segments = int(bool(direct) or use_segments(params))
+    if segments and not direct:  # K runs over the filter rows, each zero-padded to segment_bytes
+        seg, row = segment_bytes(params), int(p["filter_w"]) * int(p["in_c"])
+        w2 = np.pad(w2.reshape(oc, int(p["filter_h"]), row), ((0, 0), (0, 0), (0, seg - row))).reshape(oc, -1)
+    k_padded = -(-w2.shape[1] // 16) * 16
     params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
-                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct,
+                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct, segments=segments,
                   left_shifts=int(bool(np.any(np.asarray(call.consts["out_shift"]) > 0))),
                   all_right=int(bool(np.all(np.asarray(call.consts["out_shift"]) < 0))))
     consts = {"rq": rq, "filter": pack_sdot(w2) if sdot else pack_smlal(w2)}
@@ -131,10 +175,16 @@ def depthwise_blocks(c: int) -> list[int]:
     return [16 * i if i + 1 < n else max(c - 16, 0) for i in range(n)]
 
 
-def _padded(p: dict) -> tuple[int, int, bool]:
+def _padded(p: dict, segments: bool = False) -> tuple[int, int, bool]:
+    """Rows the convolution reads (csrc source_geometry): the padded size, and whether the kernel copies the input
+    into the scratch, padded with its zero point: padding, or segments that would read past the input's end."""
     padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
     padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
     copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
+    if segments and not copy:
+        last = (((p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"]) * p["in_w"] * p["in_c"]
+                + (p["out_w"] - 1) * p["stride_w"] * p["in_c"] + segment_bytes(p))
+        copy = last > p["in_h"] * p["in_w"] * p["in_c"]
     return padded_h, padded_w, copy
 
 

@@ -45,11 +45,20 @@ struct Source {
   bool copy;  // padding needed: the kernel builds the padded image in the scratch
 };
 
+/* Bytes per filter row of a GEMM row read in place (segments): filter_w * in_c rounded up to 16. */
+static inline int32_t segment_bytes(const ep_conv2d_s8_neon_params *p) { return (p->filter_w * p->in_c + 15) & ~15; }
+
 static inline Source source_geometry(const ep_conv2d_s8_neon_params *p) {
   Source s;
   s.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
   s.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
   s.copy = p->pad_h > 0 || p->pad_w > 0 || s.padded_h > p->in_h || s.padded_w > p->in_w;
+  if (!s.copy && p->segments) {  // the last window's last segment would read past the input: copy it
+    const int64_t row = (int64_t)p->in_w * p->in_c;
+    const int64_t last = ((int64_t)(p->out_h - 1) * p->stride_h + (int64_t)(p->filter_h - 1) * p->dilation_h) * row +
+                         (int64_t)(p->out_w - 1) * p->stride_w * p->in_c + segment_bytes(p);
+    s.copy = last > row * p->in_h;
+  }
   if (!s.copy) s.padded_h = p->in_h, s.padded_w = p->in_w;
   return s;
 }
@@ -72,14 +81,10 @@ static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s,
   }
 }
 
-/* Whether the GEMM reads the filter_h rows of a window straight from the (padded) image: each row is
- * filter_w * in_c contiguous bytes, a whole number of 16-byte steps. */
-static inline bool reads_segments(const ep_conv2d_s8_neon_params *p) {
-  return p->dilation_w == 1 && (p->filter_w * p->in_c) % 16 == 0;
-}
-
-/* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place, a window's
- * filter_h rows are segments of filter_w * in_c bytes, one image row apart; im2col rows are contiguous. */
+/* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place (segments), a
+ * window's filter_h rows are segments of segment_bytes() bytes, one image row apart (the bytes past filter_w * in_c
+ * multiply zero weights; after the image's last row they read the scratch that follows the padded copy, the step
+ * offsets); im2col rows are contiguous. */
 struct Steps {
   const int32_t *offsets;
   int32_t count;
@@ -92,22 +97,23 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
                                   int8_t *output, const Tile &tile) {
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
       p->k_padded < p->filter_h * p->filter_w * p->in_c || p->k_padded % 16 != 0 ||
-      (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)))
+      (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)) ||
+      (p->segments && !p->direct && (p->dilation_w != 1 || p->k_padded != p->filter_h * segment_bytes(p))))
     return EP_ERROR_ARGUMENT;
   const Source src = p->direct ? Source{p->in_h, p->in_w, false} : source_geometry(p);
-  const bool segments = p->direct || reads_segments(p);
+  const bool segments = p->direct || p->segments;
   const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
   const size_t src_row = (size_t)src.padded_w * p->in_c;
   int8_t *padded = (int8_t *)scratch;
   int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
-  const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes;
+  const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes, seg = segment_bytes(p);
   // The step offsets follow the padded image and the im2col rows in the scratch.
   int32_t *offsets = (int32_t *)(void *)(segments ? cols : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
   int32_t n_steps = 0;
   if (segments && !p->direct) {
     const int32_t stride = (int32_t)(src_row * p->dilation_h);
     for (int32_t fy = 0; fy < p->filter_h; ++fy)
-      for (int32_t b = 0; b < row_bytes; b += 16) offsets[n_steps++] = fy * stride + b;
+      for (int32_t b = 0; b < seg; b += 16) offsets[n_steps++] = fy * stride + b;
   } else {
     for (int32_t b = 0; b < p->k_padded; b += 16) offsets[n_steps++] = b;
   }

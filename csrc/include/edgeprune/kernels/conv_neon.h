@@ -7,7 +7,7 @@
  *    point (x + input_offset == 0 there), so the fold is exact at the borders too.
  *  - requantization per output-channel tile ("rq"): int32 [ceil(out_c/T)][4 fields][T], fields = bias',
  *    multiplier, left shift (max(shift, 0)), right shift (min(shift, 0), an SRSHL amount); T = the tile's
- *    output channels (4 for SMLAL, 8 for SDOT, 16 per channel block for depthwise).
+ *    output channels (4 for SMLAL, 8 for SDOT, 16 per channel block for depthwise); GEMM tiles as below.
  *  - GEMM filters re-laid-out in the micro-kernel's panel order, zero-padded (zero weights add exactly 0), K
  *    (= filter_h * filter_w * in_c) padded to a multiple of 16:
  *      ep_conv2d_s8_neon (SMULL/SMLAL2 + SADALP, any Armv8-A): [ceil(oc/4)][K/16][4 oc][16 k]. int16 holds the
@@ -31,9 +31,11 @@ EP_EXTERN_C_BEGIN
 
 /* CONV_2D as a GEMM over output pixels. direct = 1: 1x1 filter, no padding, in_c % 16 == 0: the GEMM reads the
  * input pixels in place. Otherwise the scratch holds the input padded with its zero point (when the filter reads
- * outside it), and the GEMM reads each window's filter_h rows in place from it when filter_w * in_c is a multiple of
- * 16 (dilation_w 1), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes (and 16 spare bytes) that follow it in
- * the scratch. */
+ * outside it, or when an in-place segment would read past its end), and with segments = 1 (dilation_w 1) the GEMM
+ * reads each window's filter_h rows in place from it, filter_w * in_c bytes rounded up to 16 per row (K is packed
+ * the same way: the extra bytes meet zero weights), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes (and 16
+ * spare bytes) that follow it in the scratch. Output channels go in tiles of T (4 SMLAL, 8 SDOT); when
+ * out_c % T != 0 the last tile is [out_c - T, out_c) (overlapping the one before it: every tile stores whole). */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
@@ -45,8 +47,9 @@ typedef struct {
   int32_t input_zero_point; /* im2col fill value for padded taps (== -input_offset) */
   int32_t output_offset;
   int32_t act_min, act_max;
-  int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16 */
+  int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16; segments: filter_h * (filter_w * in_c rounded up) */
   int32_t direct;
+  int32_t segments;    /* 1: each window's filter rows read in place, K = filter_h * segment bytes (see above) */
   int32_t left_shifts; /* 1 when some output channel's shift is positive (else the left-shift step is skipped) */
   int32_t all_right;   /* 1 when every output channel's shift is negative (the rounding fixup then needs no mask) */
   const int32_t *rq;    /* [ceil(out_c/T)][EP_NEON_RQ_FIELDS][T] */
