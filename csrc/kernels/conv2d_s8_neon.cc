@@ -123,7 +123,7 @@ struct SmlalTile {
   }
 
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
-                  int8_t *out) const {
+                  int8_t *out, bool /*packed*/) const {
     if (n == EP_NEON_GEMM_PIXELS && p->out_c >= 4) {
       quad<true>(rows[0], rows[1], rows[2], rows[3], 4, steps, out);
       quad<true>(rows[4], rows[5], rows[6], rows[7], 4, steps, out + (size_t)4 * p->out_c);

@@ -5,94 +5,139 @@
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
 namespace {
 
-// Requantization of an 8-channel tile, two pixels at a time (16 int8 lanes for the offset, the narrowing and the
-// clamp).
-struct Requant {
-  int32x4_t m0, m1, l0, l1, s0, s1;
-  int16x8_t offset;
-  int8x8_t lo, hi;
+// One tile in one asm block, every vector in a fixed register: the accumulators v0-v15 (pixel p: v2p for output
+// channels 0-3, v2p+1 for 4-7) start from the bias (LD1 of the tile's bias, stored twice: 4 registers per LD1); per
+// 16-byte step, the 8 weight vectors v16-v23 (k-group g, half h: v16 + 2g + h) and the 8 pixels' 16 bytes v24-v31,
+// 64 SDOTs. Then the requantization of conv_neon.h on all 16 accumulators (multiplier v16-v17, left shift v18-v19,
+// right shift v20-v21, output offset v22, clamp v23-v24) and 8-byte stores, dst advancing by ostride per pixel.
+#define EP_SDOT_X(p, g) "v" #p ".4b[" #g "]"
+#define EP_SDOT_PIXEL(a0, a1, x)                                                          \
+  "sdot v" #a0 ".4s, v16.16b, " EP_SDOT_X(x, 0) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v17.16b, " EP_SDOT_X(x, 0) "\n\t"                                   \
+  "sdot v" #a0 ".4s, v18.16b, " EP_SDOT_X(x, 1) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v19.16b, " EP_SDOT_X(x, 1) "\n\t"                                   \
+  "sdot v" #a0 ".4s, v20.16b, " EP_SDOT_X(x, 2) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v21.16b, " EP_SDOT_X(x, 2) "\n\t"                                   \
+  "sdot v" #a0 ".4s, v22.16b, " EP_SDOT_X(x, 3) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v23.16b, " EP_SDOT_X(x, 3) "\n\t"
+// The 8 pixels' bytes of a step: at rows[i] + k, or (packed windows) 128 contiguous bytes at rows[0] + k.
+#define EP_SDOT_LOAD_ROWS                 \
+  "ldr q24, [%[r0], %[k]]\n\t"            \
+  "ldr q25, [%[r1], %[k]]\n\t"            \
+  "ldr q26, [%[r2], %[k]]\n\t"            \
+  "ldr q27, [%[r3], %[k]]\n\t"            \
+  "ldr q28, [%[r4], %[k]]\n\t"            \
+  "ldr q29, [%[r5], %[k]]\n\t"            \
+  "ldr q30, [%[r6], %[k]]\n\t"            \
+  "ldr q31, [%[r7], %[k]]\n\t"
+#define EP_SDOT_LOAD_PACKED                         \
+  "add %[k], %[r0], %[k]\n\t"                       \
+  "ld1 {v24.16b-v27.16b}, [%[k]], #64\n\t"          \
+  "ld1 {v28.16b-v31.16b}, [%[k]]\n\t"
+#define EP_RQ_LEFT_ON(a, l) "sshl v" #a ".4s, v" #a ".4s, " l ".4s\n\t"
+#define EP_RQ_LEFT_OFF(a, l) ""
+#define EP_RQ_FIX_ALL(a, s) "ssra v" #a ".4s, v" #a ".4s, #31\n\t"
+#define EP_RQ_FIX_MASK(a, s) "and v25.16b, v" #a ".16b, " s ".16b\n\t" "ssra v" #a ".4s, v25.4s, #31\n\t"
+#define EP_RQ_ACC0(a, LEFT, FIX) \
+  LEFT(a, "v18") "sqrdmulh v" #a ".4s, v" #a ".4s, v16.4s\n\t" FIX(a, "v20") "srshl v" #a ".4s, v" #a ".4s, v20.4s\n\t"
+#define EP_RQ_ACC1(a, LEFT, FIX) \
+  LEFT(a, "v19") "sqrdmulh v" #a ".4s, v" #a ".4s, v17.4s\n\t" FIX(a, "v21") "srshl v" #a ".4s, v" #a ".4s, v21.4s\n\t"
+// Pixels p and p + 1 (accumulators a0-a3): requantize, narrow, offset, clamp, two 8-byte stores.
+#define EP_RQ_PAIR(a0, a1, a2, a3, LEFT, FIX)                                                      \
+  EP_RQ_ACC0(a0, LEFT, FIX) EP_RQ_ACC1(a1, LEFT, FIX) EP_RQ_ACC0(a2, LEFT, FIX) EP_RQ_ACC1(a3, LEFT, FIX) \
+  "sqxtn v26.4h, v" #a0 ".4s\n\t"                                                                \
+  "sqxtn2 v26.8h, v" #a1 ".4s\n\t"                                                               \
+  "sqxtn v27.4h, v" #a2 ".4s\n\t"                                                                \
+  "sqxtn2 v27.8h, v" #a3 ".4s\n\t"                                                               \
+  "sqadd v26.8h, v26.8h, v22.8h\n\t"                                                             \
+  "sqadd v27.8h, v27.8h, v22.8h\n\t"                                                             \
+  "sqxtn v28.8b, v26.8h\n\t"                                                                     \
+  "sqxtn2 v28.16b, v27.8h\n\t"                                                                   \
+  "smax v28.16b, v28.16b, v23.16b\n\t"                                                           \
+  "smin v28.16b, v28.16b, v24.16b\n\t"                                                           \
+  "st1 {v28.d}[0], [%[dst]], %[ostride]\n\t"                                                     \
+  "st1 {v28.d}[1], [%[dst]], %[ostride]\n\t"
 
-  template <int F>
-  inline int16x8_t half(int32x4_t a, int32x4_t b) const {
-    if (F & EP_LEFT) a = vshlq_s32(a, l0), b = vshlq_s32(b, l1);
-    a = ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(a, m0), s0);
-    b = ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(b, m1), s1);
-    return vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
-  }
+// rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
+// the output offset (8 x int16), act_min and act_max (16 x int8 each).
+#define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX)                                                                    \
+  __asm__ volatile(                                                                                          \
+      "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v4.4s-v7.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v8.4s-v11.4s}, [%[rq]]\n\t"                                                                      \
+      "ld1 {v12.4s-v15.4s}, [%[rq]]\n\t"                                                                     \
+      "1:\n\t"                                                                                               \
+      "ldrsw %[k], [%[offsets]], #4\n\t"                                                                     \
+      "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                               \
+      "ld1 {v20.16b-v23.16b}, [%[w]], #64\n\t"                                                               \
+      LOAD                                                                                                   \
+      EP_SDOT_PIXEL(0, 1, 24) EP_SDOT_PIXEL(2, 3, 25) EP_SDOT_PIXEL(4, 5, 26) EP_SDOT_PIXEL(6, 7, 27)          \
+      EP_SDOT_PIXEL(8, 9, 28) EP_SDOT_PIXEL(10, 11, 29) EP_SDOT_PIXEL(12, 13, 30) EP_SDOT_PIXEL(14, 15, 31)    \
+      "subs %[count], %[count], #1\n\t"                                                                      \
+      "b.ne 1b\n\t"                                                                                          \
+      "add %[k], %[rq], #64\n\t"                                                                             \
+      "ld1 {v16.4s-v19.4s}, [%[k]], #64\n\t"                                                                 \
+      "ld1 {v20.4s-v21.4s}, [%[k]]\n\t"                                                                      \
+      "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
+      EP_RQ_PAIR(0, 1, 2, 3, LEFT, FIX) EP_RQ_PAIR(4, 5, 6, 7, LEFT, FIX)                                     \
+      EP_RQ_PAIR(8, 9, 10, 11, LEFT, FIX) EP_RQ_PAIR(12, 13, 14, 15, LEFT, FIX)                               \
+      : [w] "+r"(w), [offsets] "+r"(offsets), [count] "+r"(count), [k] "=&r"(k), [dst] "+r"(dst)             \
+      : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
+        [r6] "r"(r[6]), [r7] "r"(r[7]), [rq] "r"(rq), [consts] "r"(consts), [ostride] "r"(ostride)            \
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", \
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
+        "v29", "v30", "v31")
 
-  template <int F>
-  inline void store_pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1, int8_t *da, int8_t *db) const {
-    const int8x16_t y = vqmovn_high_s16(vqmovn_s16(half<F>(a0, a1)), half<F>(b0, b1));
-    const int8x16_t c = vminq_s8(vmaxq_s8(y, vcombine_s8(lo, lo)), vcombine_s8(hi, hi));
-    vst1_s8(da, vget_low_s8(c));
-    vst1q_lane_s64((int64_t *)(void *)db, vreinterpretq_s64_s8(c), 1);
+// One 8 x 8 tile: w advances past the tile's panel; 8 rows of 8 bytes stored at dst, ostride bytes apart.
+template <int F, bool PACKED>
+static inline void sdot_tile(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const ep::neon::Steps &steps,
+                             const int32_t *rq, const int8_t *consts, int8_t *dst, intptr_t ostride) {
+  const int32_t *offsets = steps.offsets;
+  intptr_t count = steps.count, k;
+  if (PACKED) {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
+  } else {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
   }
-};
+}
 
 template <int F>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
+  int8_t consts[48];  // output offset (8 x int16), act_min (16 x int8), act_max (16 x int8)
+
+  explicit SdotTile(const ep_conv2d_s8_neon_params *params) : p(params) {
+    vst1q_s16((int16_t *)(void *)consts, vdupq_n_s16((int16_t)p->output_offset));
+    vst1q_s8(consts + 16, vdupq_n_s8((int8_t)p->act_min));
+    vst1q_s8(consts + 32, vdupq_n_s8((int8_t)p->act_max));
+  }
 
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
-                  int8_t *out) const {
+                  int8_t *out, bool packed) const {
     const int32_t out_c = p->out_c;
-    const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
-    const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
-    const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-    const int8_t *r4 = rows[4], *r5 = rows[5], *r6 = rows[6], *r7 = rows[7];
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
     const bool whole = n == EP_NEON_GEMM_PIXELS && out_c >= 8;
-    for (int32_t t = 0; t < out_c; t += 8, rq += 8 * EP_NEON_RQ_FIELDS) {
+    int8_t tmp[EP_NEON_GEMM_PIXELS * 8];
+    for (int32_t t = 0; t < out_c; t += 8, rq += 8 * EP_NEON_SDOT_RQ_FIELDS) {
       const int32_t oc = t + 8 <= out_c || out_c < 8 ? t : out_c - 8;  // the last tile overlaps the one before
-      const int32x4_t b0 = vld1q_s32(rq), b1 = vld1q_s32(rq + 4);
-      int32x4_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      int32x4_t a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1;
-      for (int32_t s = 0; s < steps.count; ++s, w += 128) {
-        const intptr_t k = steps.offsets[s];
-        // w0..w7: k-group g = i / 2 of output channels 4 * (i % 2) + [0, 4)
-        const int8x16x4_t wa = vld1q_s8_x4(w), wb = vld1q_s8_x4(w + 64);
-#define EP_SDOT_PIXEL(r, a0, a1)                         \
-  {                                                      \
-    const int8x16_t x = vld1q_s8(r + k);                 \
-    a0 = vdotq_laneq_s32(a0, wa.val[0], x, 0);           \
-    a1 = vdotq_laneq_s32(a1, wa.val[1], x, 0);           \
-    a0 = vdotq_laneq_s32(a0, wa.val[2], x, 1);           \
-    a1 = vdotq_laneq_s32(a1, wa.val[3], x, 1);           \
-    a0 = vdotq_laneq_s32(a0, wb.val[0], x, 2);           \
-    a1 = vdotq_laneq_s32(a1, wb.val[1], x, 2);           \
-    a0 = vdotq_laneq_s32(a0, wb.val[2], x, 3);           \
-    a1 = vdotq_laneq_s32(a1, wb.val[3], x, 3);           \
-  }
-        EP_SDOT_PIXEL(r0, a00, a01)
-        EP_SDOT_PIXEL(r1, a10, a11)
-        EP_SDOT_PIXEL(r2, a20, a21)
-        EP_SDOT_PIXEL(r3, a30, a31)
-        EP_SDOT_PIXEL(r4, a40, a41)
-        EP_SDOT_PIXEL(r5, a50, a51)
-        EP_SDOT_PIXEL(r6, a60, a61)
-        EP_SDOT_PIXEL(r7, a70, a71)
-#undef EP_SDOT_PIXEL
+      int8_t *dst = whole ? out + oc : tmp;
+      const intptr_t ostride = whole ? out_c : 8;
+      if (packed)
+        sdot_tile<F, true>(rows, w, steps, rq, consts, dst, ostride);
+      else
+        sdot_tile<F, false>(rows, w, steps, rq, consts, dst, ostride);
+      if (!whole) {
+        const int32_t count = out_c - oc < 8 ? out_c - oc : 8;
+        for (int32_t i = 0; i < n; ++i)
+          for (int32_t o = 0; o < count; ++o) out[(size_t)i * out_c + oc + o] = tmp[8 * i + o];
       }
-      const Requant r{vld1q_s32(rq + 8),  vld1q_s32(rq + 12), vld1q_s32(rq + 16), vld1q_s32(rq + 20),
-                      vld1q_s32(rq + 24), vld1q_s32(rq + 28), offset, lo, hi};
-      int8_t *dst = out + oc;
-      const int32_t left = out_c - oc;
-      if (whole) {
-        r.store_pair<F>(a00, a01, a10, a11, dst, dst + out_c);
-        r.store_pair<F>(a20, a21, a30, a31, dst + 2 * out_c, dst + 3 * out_c);
-        r.store_pair<F>(a40, a41, a50, a51, dst + 4 * out_c, dst + 5 * out_c);
-        r.store_pair<F>(a60, a61, a70, a71, dst + 6 * out_c, dst + 7 * out_c);
-        continue;
-      }
-      int8_t tmp[EP_NEON_GEMM_PIXELS][8];
-      r.store_pair<F>(a00, a01, a10, a11, tmp[0], tmp[1]);
-      r.store_pair<F>(a20, a21, a30, a31, tmp[2], tmp[3]);
-      r.store_pair<F>(a40, a41, a50, a51, tmp[4], tmp[5]);
-      r.store_pair<F>(a60, a61, a70, a71, tmp[6], tmp[7]);
-      const int32_t count = left < 8 ? left : 8;
-      for (int32_t i = 0; i < n; ++i)
-        for (int32_t o = 0; o < count; ++o) dst[(size_t)i * out_c + o] = tmp[i][o];
     }
   }
 };
@@ -105,13 +150,13 @@ extern "C" ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *p, const 
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
   switch ((p->left_shifts ? EP_LEFT : 0) | (p->all_right ? EP_ALL_RIGHT : 0)) {
     case EP_LEFT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT>(p));
     case EP_ALL_RIGHT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT>(p));
     case EP_LEFT | EP_ALL_RIGHT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT>(p));
     default:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0>(p));
   }
 #else
   (void)p, (void)input, (void)scratch, (void)output;

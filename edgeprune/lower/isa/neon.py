@@ -150,6 +150,9 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     off = int(p["input_offset"])
     folded = bias + off * w2.astype(np.int64).sum(axis=1)
     rq = gemm_rq(folded, call.consts["out_multiplier"], call.consts["out_shift"], 8 if sdot else 4)
+    if sdot:  # EP_NEON_SDOT_RQ_FIELDS: the bias twice, so one LD1 starts two pixels' accumulators
+        tiles = rq.reshape(-1, 4, 8)
+        rq = np.ascontiguousarray(np.concatenate([tiles[:, :1], tiles], axis=1)).reshape(-1)
     params = {key: int(p[key]) for key in GEOMETRY}
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)

@@ -90,8 +90,9 @@ struct Steps {
   int32_t count;
 };
 
-/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out)
- * computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row n - 1). */
+/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out,
+ * bool packed) computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row
+ * n - 1); packed: n == EP_NEON_GEMM_PIXELS and rows[i] == rows[0] + 16 * i. */
 template <class Tile>
 static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                   int8_t *output, const Tile &tile) {
@@ -139,6 +140,8 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
     const int8_t *row_start = image, *window = image;
     for (int32_t q = 0; q < pixels; q += EP_NEON_GEMM_PIXELS) {
       const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
+      // All 8 windows in one output row, 16 bytes apart: the tile may load them as one 128-byte block.
+      const bool packed = segments && x_step == 16 && n == EP_NEON_GEMM_PIXELS && ox + EP_NEON_GEMM_PIXELS <= out_w;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
       for (int32_t i = 0; i < n; ++i) {
         if (segments) {
@@ -171,7 +174,7 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
         if (++ox == out_w) ox = 0, row_start += y_step, window = row_start;
       }
       for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
-      tile(rows, n, steps, out + (size_t)q * p->out_c);
+      tile(rows, n, steps, out + (size_t)q * p->out_c, packed);
     }
     out += (size_t)pixels * p->out_c;
   }

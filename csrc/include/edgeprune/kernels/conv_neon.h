@@ -5,7 +5,8 @@
  *  - input offset folded into the bias: bias'[oc] = bias[oc] + input_offset * sum(filter[oc]) (mod 2^32, as the
  *    int32 accumulator wraps). The kernels multiply raw int8 inputs; taps outside the input read the input zero
  *    point (x + input_offset == 0 there), so the fold is exact at the borders too.
- *  - requantization per output-channel tile ("rq"): int32 [ceil(out_c/T)][4 fields][T], fields = bias',
+ *  - requantization per output-channel tile ("rq"): int32 [ceil(out_c/T)][4 fields][T] (SDOT: 5 fields, the bias
+ *    twice), fields = bias',
  *    multiplier, left shift (max(shift, 0)), right shift (min(shift, 0), an SRSHL amount); T = the tile's
  *    output channels (4 for SMLAL, 8 for SDOT, 16 per channel block for depthwise); GEMM tiles as below.
  *  - GEMM filters re-laid-out in the micro-kernel's panel order, zero-padded (zero weights add exactly 0), K
@@ -27,6 +28,7 @@
 EP_EXTERN_C_BEGIN
 
 #define EP_NEON_RQ_FIELDS 4     /* bias', multiplier, left shift, right shift */
+#define EP_NEON_SDOT_RQ_FIELDS 5 /* SDOT tiles: bias' twice (one LD1 starts 4 accumulators), then the same 3 */
 #define EP_NEON_GEMM_PIXELS 8   /* output pixels per GEMM step (im2col rows in the scratch) */
 
 /* CONV_2D as a GEMM over output pixels. direct = 1: 1x1 filter, no padding, in_c % 16 == 0: the GEMM reads the
