@@ -6,12 +6,17 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 namespace {
 
-// MultiplyByQuantizedMultiplier with a shift <= 0 (ADD's rescales): no left shift.
+// MultiplyByQuantizedMultiplier with a shift <= 0 (ADD's rescales): no left shift. KIND: ANY_SHIFT (masked rounding
+// fixup), NEGATIVE (the shift is < 0: the fixup of conv_neon.h needs no mask) or ZERO (RoundingDivideByPOT by 0 is
+// the identity: TFLite's larger-scale input gets multiplier 2^30 and shift 0).
+enum { ANY_SHIFT, NEGATIVE, ZERO };
+template <int KIND>
 struct Rescale {
   int32x4_t mult, rsh;
   int32x4_t operator()(int32x4_t v) const {
     v = vqrdmulhq_s32(v, mult);
-    return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, rsh), 31), rsh);
+    if (KIND == ZERO) return v;
+    return ep::neon::round_shift<KIND == NEGATIVE>(v, rsh);
   }
 };
 
@@ -29,13 +34,13 @@ static inline void widen(int16x8_t v, int16x8_t pre, int32x4_t left, int32x4_t *
   }
 }
 
-template <bool WIDE>
+template <bool WIDE, int K1, int K2, int KO>
 static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   const int32x4_t left = vdupq_n_s32(p->left_shift);
   const int16x8_t pre = vdupq_n_s16((int16_t)(p->left_shift - 16));
-  const Rescale r1{vdupq_n_s32(p->input1_multiplier), vdupq_n_s32(p->input1_shift)};
-  const Rescale r2{vdupq_n_s32(p->input2_multiplier), vdupq_n_s32(p->input2_shift)};
-  const Rescale ro{vdupq_n_s32(p->output_multiplier), vdupq_n_s32(p->output_shift)};
+  const Rescale<K1> r1{vdupq_n_s32(p->input1_multiplier), vdupq_n_s32(p->input1_shift)};
+  const Rescale<K2> r2{vdupq_n_s32(p->input2_multiplier), vdupq_n_s32(p->input2_shift)};
+  const Rescale<KO> ro{vdupq_n_s32(p->output_multiplier), vdupq_n_s32(p->output_shift)};
   const int16x8_t off1 = vdupq_n_s16((int16_t)p->input1_offset), off2 = vdupq_n_s16((int16_t)p->input2_offset);
   const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
   const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
@@ -53,6 +58,17 @@ static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, 
     vst1q_s8(out + i, vcombine_s8(ep::neon::narrow(s0, s1, offset, lo, hi), ep::neon::narrow(s2, s3, offset, lo, hi)));
   }
   return i;
+}
+
+// TFLite's usual ADD: one input's shift 0, the other's and the output's negative; anything else: masked fixups.
+template <bool WIDE>
+static inline int32_t add_dispatch(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  if (p->output_shift < 0) {
+    if (p->input1_shift == 0 && p->input2_shift < 0) return add_vectors<WIDE, ZERO, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift == 0) return add_vectors<WIDE, NEGATIVE, ZERO, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift < 0) return add_vectors<WIDE, NEGATIVE, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+  }
+  return add_vectors<WIDE, ANY_SHIFT, ANY_SHIFT, ANY_SHIFT>(p, in1, in2, out);
 }
 
 static inline int32_t scalar_add(const ep_add_s8_params *p, int8_t x, int8_t y) {
@@ -73,7 +89,7 @@ extern "C" ep_status ep_add_s8_neon(const ep_add_s8_params *p, const int8_t *in1
       p->output_shift > 0)
     return EP_ERROR_ARGUMENT;
   const int32_t n = p->size;
-  int32_t i = p->left_shift >= 16 ? add_vectors<true>(p, in1, in2, out) : add_vectors<false>(p, in1, in2, out);
+  int32_t i = p->left_shift >= 16 ? add_dispatch<true>(p, in1, in2, out) : add_dispatch<false>(p, in1, in2, out);
   for (; i < n; ++i) out[i] = (int8_t)scalar_add(p, in1[i], in2[i]);
   return EP_OK;
 #else

@@ -34,8 +34,9 @@ template <int F>
 struct SmlalTile {
   const ep_conv2d_s8_neon_params *p;
 
-  // Output channels [0, out_c) of 4 pixels (FULL: n == 4 and out_c >= 4: every tile stores 4 whole channels).
-  template <bool FULL>
+  // Output channels [0, out_c) of 4 pixels (FULL: n == 4 and out_c >= 4: every tile stores 4 whole channels;
+  // OVERLAP: out_c % 4 != 0, the last tile is [out_c - 4, out_c)).
+  template <bool FULL, bool OVERLAP>
   void quad(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int8_t *r3, int32_t n,
             const ep::neon::Steps &steps, int8_t *out) const {
     const int32_t out_c = p->out_c;
@@ -43,8 +44,8 @@ struct SmlalTile {
     const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
-    for (int32_t t = 0; t < out_c; t += 4, rq += 4 * EP_NEON_RQ_FIELDS) {
-      const int32_t oc = t + 4 <= out_c || out_c < 4 ? t : out_c - 4;  // the last tile overlaps the one before
+    for (int32_t oc = 0; oc < out_c; oc += 4, rq += 4 * EP_NEON_RQ_FIELDS) {
+      if (OVERLAP && oc > out_c - 4 && out_c >= 4) oc = out_c - 4;  // the last tile overlaps the one before
       // 56 instructions per 256 MACs, hand-scheduled: with intrinsics the compiler hoists the products ahead of
       // their accumulations, runs out of vector registers and spills accumulators inside the loop. Leaves the
       // four pixels' sums (lane = output channel) in sums[pixel], in registers (v28-v31: the only ones not clobbered).
@@ -124,13 +125,18 @@ struct SmlalTile {
 
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
                   int8_t *out, bool /*packed*/) const {
-    if (n == EP_NEON_GEMM_PIXELS && p->out_c >= 4) {
-      quad<true>(rows[0], rows[1], rows[2], rows[3], 4, steps, out);
-      quad<true>(rows[4], rows[5], rows[6], rows[7], 4, steps, out + (size_t)4 * p->out_c);
+    if (n == EP_NEON_GEMM_PIXELS && p->out_c % 4 == 0) {
+      quad<true, false>(rows[0], rows[1], rows[2], rows[3], 4, steps, out);
+      quad<true, false>(rows[4], rows[5], rows[6], rows[7], 4, steps, out + (size_t)4 * p->out_c);
       return;
     }
-    quad<false>(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, steps, out);
-    if (n > 4) quad<false>(rows[4], rows[5], rows[6], rows[7], n - 4, steps, out + (size_t)4 * p->out_c);
+    if (n == EP_NEON_GEMM_PIXELS && p->out_c > 4) {
+      quad<true, true>(rows[0], rows[1], rows[2], rows[3], 4, steps, out);
+      quad<true, true>(rows[4], rows[5], rows[6], rows[7], 4, steps, out + (size_t)4 * p->out_c);
+      return;
+    }
+    quad<false, true>(rows[0], rows[1], rows[2], rows[3], n < 4 ? n : 4, steps, out);
+    if (n > 4) quad<false, true>(rows[4], rows[5], rows[6], rows[7], n - 4, steps, out + (size_t)4 * p->out_c);
   }
 };
 

@@ -99,14 +99,15 @@ def segment_bytes(p: dict) -> int:
     return -(-(p["filter_w"] * p["in_c"]) // 16) * 16
 
 
-def use_segments(p: dict) -> bool:
+def use_segments(p: dict, sdot: bool) -> bool:
     """Whether the GEMM reads each window's filter rows in place (zero-padded to segment_bytes in K) rather than
-    gathering im2col rows: dilation_w 1 and the padding adds at most a quarter or one 16-byte step to K."""
+    gathering im2col rows: dilation_w 1 and the padding adds little to K: at most a quarter or one 16-byte step
+    for SDOT (a step of an 8 x 8 tile costs about as much as gathering the 8 rows), an eighth for the SMLAL tile."""
     if p["dilation_w"] != 1:
         return False
     k = p["filter_h"] * p["filter_w"] * p["in_c"]
     k16 = -(-k // 16) * 16
-    return p["filter_h"] * segment_bytes(p) <= max(k16 + 16, k16 * 5 // 4)
+    return p["filter_h"] * segment_bytes(p) <= (max(k16 + 16, k16 * 5 // 4) if sdot else k16 * 9 // 8)
 
 
 def gemm_scratch_bytes(p: dict) -> int:
@@ -156,7 +157,7 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     params = {key: int(p[key]) for key in GEOMETRY}
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)
-    segments = int(bool(direct) or use_segments(params))
+    segments = int(bool(direct) or use_segments(params, sdot))
     if segments and not direct:  # K runs over the filter rows, each zero-padded to segment_bytes
         seg, row = segment_bytes(params), int(p["filter_w"]) * int(p["in_c"])
         w2 = np.pad(w2.reshape(oc, int(p["filter_h"]), row), ((0, 0), (0, 0), (0, seg - row))).reshape(oc, -1)
