@@ -18,8 +18,10 @@ namespace neon {
 
 /* dst[0, n) = src[0, n) without a libc call for the short rows im2col copies. */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-  if (n >= 16) {  // 16-byte steps, the last one overlapping the previous
-    for (int32_t i = 0; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
+  if (n >= 16) {  // 64- then 16-byte steps, the last one overlapping the previous
+    int32_t i = 0;
+    for (; i + 64 <= n; i += 64) vst1q_s8_x4(dst + i, vld1q_s8_x4(src + i));
+    for (; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
     vst1q_s8(dst + n - 16, vld1q_s8(src + n - 16));
   } else if (n >= 8) {
     vst1_s8(dst, vld1_s8(src));
@@ -34,7 +36,15 @@ static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
 
 static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
   const int8x16_t v = vdupq_n_s8(value);
-  for (; n >= 16; n -= 16, dst += 16) vst1q_s8(dst, v);
+  if (n >= 16) {  // 64- then 16-byte steps, the last one overlapping the previous
+    int8x16x4_t v4;
+    v4.val[0] = v4.val[1] = v4.val[2] = v4.val[3] = v;
+    int32_t i = 0;
+    for (; i + 64 <= n; i += 64) vst1q_s8_x4(dst + i, v4);
+    for (; i + 16 < n; i += 16) vst1q_s8(dst + i, v);
+    vst1q_s8(dst + n - 16, v);
+    return;
+  }
   for (; n > 0; --n) *dst++ = value;
 }
 
@@ -141,8 +151,16 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
     for (int32_t q = 0; q < pixels; q += EP_NEON_GEMM_PIXELS) {
       const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
       // All 8 windows in one output row, 16 bytes apart: the tile may load them as one 128-byte block.
-      const bool packed = segments && x_step == 16 && n == EP_NEON_GEMM_PIXELS && ox + EP_NEON_GEMM_PIXELS <= out_w;
+      const bool in_row = n == EP_NEON_GEMM_PIXELS && ox + EP_NEON_GEMM_PIXELS <= out_w;
+      const bool packed = segments && x_step == 16 && in_row;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
+      if (segments && in_row) {  // windows x_step apart, no row change inside the block
+        for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = window + (size_t)i * x_step;
+        window += EP_NEON_GEMM_PIXELS * x_step;
+        if ((ox += EP_NEON_GEMM_PIXELS) == out_w) ox = 0, row_start += y_step, window = row_start;
+        tile(rows, n, steps, out + (size_t)q * p->out_c, packed);
+        continue;
+      }
       for (int32_t i = 0; i < n; ++i) {
         if (segments) {
           rows[i] = window;
