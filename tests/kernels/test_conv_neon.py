@@ -164,3 +164,40 @@ def test_rpi4_build_has_no_sdot_and_cortex_a72_traps_it(tmp_path):
     assert ok.returncode == 0, ok.stderr
     trapped = subprocess.run([*qemu.qemu_command(rpi4, elves["rpi5"]), "1", "0"], capture_output=True, check=False)
     assert trapped.returncode == -4, (trapped.returncode, trapped.stderr)  # SIGILL
+
+
+def avg_pool_op(rng, tag, n, h, w, c, fh, fw, sh=1, sw=1, padding="VALID", act="NONE"):
+    from edgeprune.ir import Op
+    from edgeprune.lower.quant import compute_padding
+    from edgeprune.testing.single_op import qparams, tensor
+
+    oh, _ = compute_padding(h, fh, sh, 1, padding)
+    ow, _ = compute_padding(w, fw, sw, 1, padding)
+    q = qparams(float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128)))
+    attrs = {"padding": padding, "stride_w": sw, "stride_h": sh, "filter_width": fw, "filter_height": fh,
+             "fused_activation": act}
+    return Op(kind="AVERAGE_POOL_2D", inputs=[tensor(f"x{tag}", (n, h, w, c), "int8", q)],
+              outputs=[tensor(f"y{tag}", (n, oh, ow, c), "int8", q)], attrs=attrs)
+
+
+@needs_qemu
+@pytest.mark.parametrize("target", ["rpi4", "rpi5"])
+def test_neon_avg_pool_bit_exact(target, tmp_path):
+    """ep_avg_pool_s8_neon: 16-channel blocks and a scalar channel tail, borders (SAME: smaller windows), strides,
+    batches, the activations, and windows of more than 256 pixels (int32 sums instead of int16)."""
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    rng = np.random.default_rng(7)
+    ops = [avg_pool_op(rng, "a", 1, 8, 8, 64, 8, 8),  # global pool, 4 blocks (ResNet-8 / KWS shape class)
+           avg_pool_op(rng, "b", 2, 7, 9, 20, 3, 2, sh=2, sw=1, padding="SAME", act="RELU"),  # block + tail
+           avg_pool_op(rng, "c", 1, 5, 6, 5, 2, 3, sh=1, sw=3, padding="SAME", act="RELU6"),  # channels < 16
+           avg_pool_op(rng, "d", 1, 18, 17, 32, 18, 17),  # 306 pixels per window: int32 sums
+           avg_pool_op(rng, "e", 1, 20, 20, 17, 17, 16, sh=3, sw=4, padding="SAME", act="RELU_N1_TO_1")]
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(ops, "neon_avg_pool")))
+    build(model, load_profile(target), tmp_path / "out")
+    result = verify(tmp_path / "out", inputs=3, qemu=True)
+    assert result["bit_exact"] is True, result
+    assert [layer["kernel"] for layer in result["layers"]] == ["ep_avg_pool_s8_neon"] * len(ops)
