@@ -59,41 +59,54 @@ namespace {
   "st1 {v28.d}[1], [%[dst]], %[ostride]\n\t"
 
 // rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
-// the output offset (8 x int16), act_min and act_max (16 x int8 each).
+// the output offset (8 x int16), act_min and act_max (16 x int8 each). `tiles` consecutive 8-channel tiles, the
+// outer loop in the asm too (the 8 row pointers stay in registers): tile t stores at base + 8 t.
 #define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX)                                                                    \
   __asm__ volatile(                                                                                          \
+      "0:\n\t"                                                                                               \
+      "mov %[o], %[offsets]\n\t"                                                                             \
+      "mov %[c], %[count]\n\t"                                                                               \
+      "mov %[dst], %[base]\n\t"                                                                              \
       "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
       "ld1 {v4.4s-v7.4s}, [%[rq]]\n\t"                                                                       \
       "ld1 {v8.4s-v11.4s}, [%[rq]]\n\t"                                                                      \
-      "ld1 {v12.4s-v15.4s}, [%[rq]]\n\t"                                                                     \
+      "ld1 {v12.4s-v15.4s}, [%[rq]], #64\n\t"                                                                \
       "1:\n\t"                                                                                               \
-      "ldrsw %[k], [%[offsets]], #4\n\t"                                                                     \
+      "ldrsw %[k], [%[o]], #4\n\t"                                                                           \
       "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                               \
       "ld1 {v20.16b-v23.16b}, [%[w]], #64\n\t"                                                               \
       LOAD                                                                                                   \
       EP_SDOT_PIXEL(0, 1, 24) EP_SDOT_PIXEL(2, 3, 25) EP_SDOT_PIXEL(4, 5, 26) EP_SDOT_PIXEL(6, 7, 27)          \
       EP_SDOT_PIXEL(8, 9, 28) EP_SDOT_PIXEL(10, 11, 29) EP_SDOT_PIXEL(12, 13, 30) EP_SDOT_PIXEL(14, 15, 31)    \
-      "subs %[count], %[count], #1\n\t"                                                                      \
+      "subs %[c], %[c], #1\n\t"                                                                              \
       "b.ne 1b\n\t"                                                                                          \
-      "add %[k], %[rq], #64\n\t"                                                                             \
-      "ld1 {v16.4s-v19.4s}, [%[k]], #64\n\t"                                                                 \
-      "ld1 {v20.4s-v21.4s}, [%[k]]\n\t"                                                                      \
+      "ld1 {v16.4s-v19.4s}, [%[rq]], #64\n\t"                                                                \
+      "ld1 {v20.4s-v21.4s}, [%[rq]], #32\n\t"                                                                \
       "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
       EP_RQ_PAIR(0, 1, 2, 3, LEFT, FIX) EP_RQ_PAIR(4, 5, 6, 7, LEFT, FIX)                                     \
       EP_RQ_PAIR(8, 9, 10, 11, LEFT, FIX) EP_RQ_PAIR(12, 13, 14, 15, LEFT, FIX)                               \
-      : [w] "+r"(w), [offsets] "+r"(offsets), [count] "+r"(count), [k] "=&r"(k), [dst] "+r"(dst)             \
+      "add %[base], %[base], #8\n\t"                                                                         \
+      "subs %[tiles], %[tiles], #1\n\t"                                                                      \
+      "b.ne 0b\n\t"                                                                                          \
+      : [w] "+r"(w), [rq] "+r"(rq), [base] "+r"(base), [tiles] "+r"(tiles), [o] "=&r"(o), [c] "=&r"(c),     \
+        [k] "=&r"(k), [dst] "=&r"(dst)                                                                       \
       : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
-        [r6] "r"(r[6]), [r7] "r"(r[7]), [rq] "r"(rq), [consts] "r"(consts), [ostride] "r"(ostride)            \
+        [r6] "r"(r[6]), [r7] "r"(r[7]), [offsets] "r"(steps.offsets), [count] "r"(count),                    \
+        [consts] "r"(consts), [ostride] "r"(ostride)                                                         \
       : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", \
         "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
         "v29", "v30", "v31")
 
-// One 8 x 8 tile: w advances past the tile's panel; 8 rows of 8 bytes stored at dst, ostride bytes apart.
+// `tiles` >= 1 tiles of 8 x 8: w and rq advance past them; tile t stores 8 rows of 8 bytes at base + 8 t, ostride
+// bytes apart.
 template <int F, bool PACKED>
-static inline void sdot_tile(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const ep::neon::Steps &steps,
-                             const int32_t *rq, const int8_t *consts, int8_t *dst, intptr_t ostride) {
-  const int32_t *offsets = steps.offsets;
-  intptr_t count = steps.count, k;
+static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const int32_t *&rq,
+                              const ep::neon::Steps &steps, const int8_t *consts, int8_t *base, intptr_t ostride,
+                              intptr_t tiles) {
+  const intptr_t count = steps.count;
+  const int32_t *o;
+  intptr_t c, k;
+  int8_t *dst;
   if (PACKED) {
     if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
     else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
@@ -118,27 +131,33 @@ struct SdotTile {
     vst1q_s8(consts + 32, vdupq_n_s8((int8_t)p->act_max));
   }
 
-  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
-                  int8_t *out, bool packed) const {
+  template <bool PACKED>
+  void block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
+             int8_t *out) const {
     const int32_t out_c = p->out_c;
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
-    const bool whole = n == EP_NEON_GEMM_PIXELS && out_c >= 8;
-    int8_t tmp[EP_NEON_GEMM_PIXELS * 8];
-    for (int32_t t = 0; t < out_c; t += 8, rq += 8 * EP_NEON_SDOT_RQ_FIELDS) {
-      const int32_t oc = t + 8 <= out_c || out_c < 8 ? t : out_c - 8;  // the last tile overlaps the one before
-      int8_t *dst = whole ? out + oc : tmp;
-      const intptr_t ostride = whole ? out_c : 8;
-      if (packed)
-        sdot_tile<F, true>(rows, w, steps, rq, consts, dst, ostride);
-      else
-        sdot_tile<F, false>(rows, w, steps, rq, consts, dst, ostride);
-      if (!whole) {
-        const int32_t count = out_c - oc < 8 ? out_c - oc : 8;
-        for (int32_t i = 0; i < n; ++i)
-          for (int32_t o = 0; o < count; ++o) out[(size_t)i * out_c + oc + o] = tmp[8 * i + o];
-      }
+    if (n == EP_NEON_GEMM_PIXELS && out_c >= 8) {  // whole tiles: [0, 8), ..., then [out_c - 8, out_c) if needed
+      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
+      if (out_c % 8) sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 8, out_c, 1);
+      return;
     }
+    int8_t tmp[EP_NEON_GEMM_PIXELS * 8];
+    for (int32_t oc = 0; oc < out_c; oc += 8) {
+      if (oc > out_c - 8 && out_c >= 8) oc = out_c - 8;  // the last tile overlaps the one before
+      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, tmp, 8, 1);
+      const int32_t count = out_c - oc < 8 ? out_c - oc : 8;
+      for (int32_t i = 0; i < n; ++i)
+        for (int32_t o = 0; o < count; ++o) out[(size_t)i * out_c + oc + o] = tmp[8 * i + o];
+    }
+  }
+
+  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
+                  int8_t *out, bool packed) const {
+    if (packed)
+      block<true>(rows, n, steps, out);
+    else
+      block<false>(rows, n, steps, out);
   }
 };
 
