@@ -58,6 +58,15 @@ namespace {
   "st1 {v28.d}[0], [%[dst]], %[ostride]\n\t"                                                     \
   "st1 {v28.d}[1], [%[dst]], %[ostride]\n\t"
 
+// One 16-byte step: 8 weight vectors, the 8 pixels' bytes, 64 SDOTs.
+#define EP_SDOT_STEP(LOAD)                                                                              \
+  "ldrsw %[k], [%[o]], #4\n\t"                                                                          \
+  "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                              \
+  "ld1 {v20.16b-v23.16b}, [%[w]], #64\n\t"                                                              \
+  LOAD                                                                                                  \
+  EP_SDOT_PIXEL(0, 1, 24) EP_SDOT_PIXEL(2, 3, 25) EP_SDOT_PIXEL(4, 5, 26) EP_SDOT_PIXEL(6, 7, 27)         \
+  EP_SDOT_PIXEL(8, 9, 28) EP_SDOT_PIXEL(10, 11, 29) EP_SDOT_PIXEL(12, 13, 30) EP_SDOT_PIXEL(14, 15, 31)
+
 // rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
 // the output offset (8 x int16), act_min and act_max (16 x int8 each). `tiles` consecutive 8-channel tiles, the
 // outer loop in the asm too (the 8 row pointers stay in registers): tile t stores at base + 8 t.
@@ -71,15 +80,16 @@ namespace {
       "ld1 {v4.4s-v7.4s}, [%[rq]]\n\t"                                                                       \
       "ld1 {v8.4s-v11.4s}, [%[rq]]\n\t"                                                                      \
       "ld1 {v12.4s-v15.4s}, [%[rq]], #64\n\t"                                                                \
-      "1:\n\t"                                                                                               \
-      "ldrsw %[k], [%[o]], #4\n\t"                                                                           \
-      "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                               \
-      "ld1 {v20.16b-v23.16b}, [%[w]], #64\n\t"                                                               \
-      LOAD                                                                                                   \
-      EP_SDOT_PIXEL(0, 1, 24) EP_SDOT_PIXEL(2, 3, 25) EP_SDOT_PIXEL(4, 5, 26) EP_SDOT_PIXEL(6, 7, 27)          \
-      EP_SDOT_PIXEL(8, 9, 28) EP_SDOT_PIXEL(10, 11, 29) EP_SDOT_PIXEL(12, 13, 30) EP_SDOT_PIXEL(14, 15, 31)    \
+      "tbz %[c], #0, 2f\n\t" /* an odd step count: one step first, then pairs */                             \
+      EP_SDOT_STEP(LOAD)                                                                                     \
       "subs %[c], %[c], #1\n\t"                                                                              \
-      "b.ne 1b\n\t"                                                                                          \
+      "b.eq 3f\n\t"                                                                                          \
+      "2:\n\t"                                                                                               \
+      EP_SDOT_STEP(LOAD)                                                                                     \
+      EP_SDOT_STEP(LOAD)                                                                                     \
+      "subs %[c], %[c], #2\n\t"                                                                              \
+      "b.ne 2b\n\t"                                                                                          \
+      "3:\n\t"                                                                                               \
       "ld1 {v16.4s-v19.4s}, [%[rq]], #64\n\t"                                                                \
       "ld1 {v20.4s-v21.4s}, [%[rq]], #32\n\t"                                                                \
       "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \

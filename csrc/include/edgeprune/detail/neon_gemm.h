@@ -155,7 +155,8 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       const bool packed = segments && x_step == 16 && in_row;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
       if (segments && in_row) {  // windows x_step apart, no row change inside the block
-        for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = window + (size_t)i * x_step;
+        rows[0] = window, rows[1] = rows[0] + x_step, rows[2] = rows[1] + x_step, rows[3] = rows[2] + x_step;
+        rows[4] = rows[3] + x_step, rows[5] = rows[4] + x_step, rows[6] = rows[5] + x_step, rows[7] = rows[6] + x_step;
         window += EP_NEON_GEMM_PIXELS * x_step;
         if ((ox += EP_NEON_GEMM_PIXELS) == out_w) ox = 0, row_start += y_step, window = row_start;
         tile(rows, n, steps, out + (size_t)q * p->out_c, packed);
