@@ -49,6 +49,16 @@ namespace {
   "add " a ".4s, " a ".4s, v16.4s\n\t" LEFT(a) "sqrdmulh " a ".4s, " a ".4s, v17.4s\n\t" FIX(a) \
   "srshl " a ".4s, " a ".4s, v19.4s\n\t"
 
+// One further 16-byte step: weights, the 4 pixels' bytes (STEP), 48 multiply-accumulates.
+#define EP_SMLAL_STEP(STEP)                              \
+  "ldrsw %[k], [%[offsets]], #4\n\t"                     \
+  "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"               \
+  STEP                                                   \
+  EP_DOT16_PIXEL("v0", "v1", "v2", "v3", "v24")          \
+  EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v25")          \
+  EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v26")        \
+  EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v27")
+
 // One 4 x 4 tile in one asm block: 56 instructions per 256 MACs per step (with intrinsics the compiler hoists the
 // products ahead of their accumulations, runs out of vector registers and spills accumulators inside the loop).
 // Accumulators v0-v15 (pixel p, channel c: v4p+c, 4 partial sums each), weights v16-v19, pixels v24-v27, products
@@ -64,16 +74,15 @@ namespace {
       EP_DOT16_PIXEL_FIRST("v8", "v9", "v10", "v11", "v26")                                                    \
       EP_DOT16_PIXEL_FIRST("v12", "v13", "v14", "v15", "v27")                                                  \
       "cbz %[count], 3f\n\t"                                                                                   \
-      "1:\n\t"                                                                                                 \
-      "ldrsw %[k], [%[offsets]], #4\n\t"                                                                       \
-      "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                                 \
-      STEP                                                                                                     \
-      EP_DOT16_PIXEL("v0", "v1", "v2", "v3", "v24")                                                            \
-      EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v25")                                                            \
-      EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v26")                                                          \
-      EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v27")                                                        \
+      "tbz %[count], #0, 2f\n\t" /* an odd count of further steps: one first, then pairs */                    \
+      EP_SMLAL_STEP(STEP)                                                                                      \
       "subs %[count], %[count], #1\n\t"                                                                        \
-      "b.ne 1b\n\t"                                                                                            \
+      "b.eq 3f\n\t"                                                                                            \
+      "2:\n\t"                                                                                                 \
+      EP_SMLAL_STEP(STEP)                                                                                      \
+      EP_SMLAL_STEP(STEP)                                                                                      \
+      "subs %[count], %[count], #2\n\t"                                                                        \
+      "b.ne 2b\n\t"                                                                                            \
       "3:\n\t"                                                                                                 \
       "addp v0.4s, v0.4s, v1.4s\n\t" "addp v2.4s, v2.4s, v3.4s\n\t" "addp v0.4s, v0.4s, v2.4s\n\t"             \
       "addp v4.4s, v4.4s, v5.4s\n\t" "addp v6.4s, v6.4s, v7.4s\n\t" "addp v4.4s, v4.4s, v6.4s\n\t"             \
