@@ -130,6 +130,80 @@ static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const 
   }
 }
 
+// The 4-channel tile (a remainder of 1-4 channels): accumulators v0-v7 (pixel p: v_p), per step one LD1 of the 4
+// weight vectors v16-v19 (k-group g: v16 + g) and 32 SDOTs; rq: bias' 4 times (two LD1 start the 8 accumulators),
+// then multiplier, left shift, right shift (v16-v18); 4-byte stores.
+#define EP_SDOT4_PIXEL(a, x)                                   \
+  "sdot v" #a ".4s, v16.16b, " EP_SDOT_X(x, 0) "\n\t"         \
+  "sdot v" #a ".4s, v17.16b, " EP_SDOT_X(x, 1) "\n\t"         \
+  "sdot v" #a ".4s, v18.16b, " EP_SDOT_X(x, 2) "\n\t"         \
+  "sdot v" #a ".4s, v19.16b, " EP_SDOT_X(x, 3) "\n\t"
+#define EP_SDOT4_STEP(LOAD)                                                                              \
+  "ldrsw %[k], [%[o]], #4\n\t"                                                                           \
+  "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                               \
+  LOAD                                                                                                   \
+  EP_SDOT4_PIXEL(0, 24) EP_SDOT4_PIXEL(1, 25) EP_SDOT4_PIXEL(2, 26) EP_SDOT4_PIXEL(3, 27)                \
+  EP_SDOT4_PIXEL(4, 28) EP_SDOT4_PIXEL(5, 29) EP_SDOT4_PIXEL(6, 30) EP_SDOT4_PIXEL(7, 31)
+#define EP_RQ4_ACC(a, LEFT, FIX) \
+  LEFT(a, "v17") "sqrdmulh v" #a ".4s, v" #a ".4s, v16.4s\n\t" FIX(a, "v18") "srshl v" #a ".4s, v" #a ".4s, v18.4s\n\t"
+#define EP_RQ4_QUAD(a0, a1, a2, a3, LEFT, FIX)                                                    \
+  EP_RQ4_ACC(a0, LEFT, FIX) EP_RQ4_ACC(a1, LEFT, FIX) EP_RQ4_ACC(a2, LEFT, FIX) EP_RQ4_ACC(a3, LEFT, FIX) \
+  "sqxtn v26.4h, v" #a0 ".4s\n\t"                                                               \
+  "sqxtn2 v26.8h, v" #a1 ".4s\n\t"                                                              \
+  "sqxtn v27.4h, v" #a2 ".4s\n\t"                                                               \
+  "sqxtn2 v27.8h, v" #a3 ".4s\n\t"                                                              \
+  "sqadd v26.8h, v26.8h, v22.8h\n\t"                                                            \
+  "sqadd v27.8h, v27.8h, v22.8h\n\t"                                                            \
+  "sqxtn v28.8b, v26.8h\n\t"                                                                    \
+  "sqxtn2 v28.16b, v27.8h\n\t"                                                                  \
+  "smax v28.16b, v28.16b, v23.16b\n\t"                                                          \
+  "smin v28.16b, v28.16b, v24.16b\n\t"                                                          \
+  "st1 {v28.s}[0], [%[dst]], %[ostride]\n\t"                                                    \
+  "st1 {v28.s}[1], [%[dst]], %[ostride]\n\t"                                                    \
+  "st1 {v28.s}[2], [%[dst]], %[ostride]\n\t"                                                    \
+  "st1 {v28.s}[3], [%[dst]], %[ostride]\n\t"
+#define EP_SDOT4_TILE_ASM(LOAD, LEFT, FIX)                                                                   \
+  __asm__ volatile(                                                                                          \
+      "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v4.4s-v7.4s}, [%[rq]], #64\n\t"                                                                  \
+      "tbz %[c], #0, 2f\n\t"                                                                                 \
+      EP_SDOT4_STEP(LOAD)                                                                                    \
+      "subs %[c], %[c], #1\n\t"                                                                              \
+      "b.eq 3f\n\t"                                                                                          \
+      "2:\n\t"                                                                                               \
+      EP_SDOT4_STEP(LOAD)                                                                                    \
+      EP_SDOT4_STEP(LOAD)                                                                                    \
+      "subs %[c], %[c], #2\n\t"                                                                              \
+      "b.ne 2b\n\t"                                                                                          \
+      "3:\n\t"                                                                                               \
+      "ld1 {v16.4s-v18.4s}, [%[rq]], #48\n\t"                                                                \
+      "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
+      EP_RQ4_QUAD(0, 1, 2, 3, LEFT, FIX) EP_RQ4_QUAD(4, 5, 6, 7, LEFT, FIX)                                   \
+      : [w] "+r"(w), [rq] "+r"(rq), [o] "+r"(o), [c] "+r"(c), [k] "=&r"(k), [dst] "+r"(dst)                  \
+      : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
+        [r6] "r"(r[6]), [r7] "r"(r[7]), [consts] "r"(consts), [ostride] "r"(ostride)                         \
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v22",     \
+        "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31")
+
+// One 8-pixel x 4-channel tile: w and rq advance past it; 8 rows of 4 bytes at dst, ostride bytes apart.
+template <int F, bool PACKED>
+static inline void sdot_tile4(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const int32_t *&rq,
+                              const ep::neon::Steps &steps, const int8_t *consts, int8_t *dst, intptr_t ostride) {
+  const int32_t *o = steps.offsets;
+  intptr_t c = steps.count, k;
+  if (PACKED) {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
+  } else {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
+  }
+}
+
 template <int F>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
@@ -141,25 +215,65 @@ struct SdotTile {
     vst1q_s8(consts + 32, vdupq_n_s8((int8_t)p->act_max));
   }
 
+  // The tiles of neon.py's sdot_tiles(out_c): 8-channel tiles from 0, then a remainder of 1-4 channels as a
+  // 4-channel tile [out_c - 4, out_c), of 5-7 as an 8-channel tile [out_c - 8, out_c); fewer than 8 channels: one
+  // zero-padded tile (4 wide up to 4 channels). Tiles past out_c, or blocks of fewer than 8 pixels, go through tmp.
   template <bool PACKED>
   void block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
              int8_t *out) const {
     const int32_t out_c = p->out_c;
-    const int8_t *w = p->filter;
-    const int32_t *rq = p->rq;
-    if (n == EP_NEON_GEMM_PIXELS && out_c >= 8) {  // whole tiles: [0, 8), ..., then [out_c - 8, out_c) if needed
+    if (n == EP_NEON_GEMM_PIXELS && out_c >= 8) {  // every tile whole
+      const int8_t *w = p->filter;
+      const int32_t *rq = p->rq;
       sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
-      if (out_c % 8) sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 8, out_c, 1);
+      const int32_t r = out_c % 8;
+      if (r > 4)
+        sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 8, out_c, 1);
+      else if (r > 0)
+        sdot_tile4<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 4, out_c);
       return;
     }
+    partial_block<PACKED>(rows, n, steps, out);
+  }
+
+  template <bool PACKED>
+  __attribute__((noinline)) void partial_block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n,
+                                               const ep::neon::Steps &steps, int8_t *out) const {
+    const int32_t out_c = p->out_c;
+    const int8_t *w = p->filter;
+    const int32_t *rq = p->rq;
+    const bool rows8 = n == EP_NEON_GEMM_PIXELS;
     int8_t tmp[EP_NEON_GEMM_PIXELS * 8];
-    for (int32_t oc = 0; oc < out_c; oc += 8) {
-      if (oc > out_c - 8 && out_c >= 8) oc = out_c - 8;  // the last tile overlaps the one before
-      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, tmp, 8, 1);
-      const int32_t count = out_c - oc < 8 ? out_c - oc : 8;
-      for (int32_t i = 0; i < n; ++i)
-        for (int32_t o = 0; o < count; ++o) out[(size_t)i * out_c + oc + o] = tmp[8 * i + o];
+    int32_t oc = 0;
+    if (out_c >= 8) {
+      if (rows8) {
+        sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
+        oc = out_c / 8 * 8;
+      } else {
+        for (; oc + 8 <= out_c; oc += 8) {
+          sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, tmp, 8, 1);
+          copy_out(tmp, 8, n, out + oc, 8);
+        }
+      }
     }
+    const int32_t r = out_c - oc;
+    if (r == 0) return;
+    const int32_t width = r > 4 ? 8 : 4;
+    const int32_t start = out_c >= width ? out_c - width : 0;
+    const bool whole = rows8 && start + width <= out_c;
+    int8_t *dst = whole ? out + start : tmp;
+    const intptr_t ostride = whole ? out_c : width;
+    if (width == 8)
+      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, dst, ostride, 1);
+    else
+      sdot_tile4<F, PACKED>(rows, w, rq, steps, consts, dst, ostride);
+    if (!whole) copy_out(tmp, width, n, out + start, out_c - start < width ? out_c - start : width);
+  }
+
+  // n rows of `count` channels from tmp (rows `width` bytes apart) to the output.
+  void copy_out(const int8_t *tmp, int32_t width, int32_t n, int8_t *dst, int32_t count) const {
+    for (int32_t i = 0; i < n; ++i)
+      for (int32_t o = 0; o < count; ++o) dst[(size_t)i * p->out_c + o] = tmp[width * i + o];
   }
 
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,

@@ -94,18 +94,24 @@ def test_specializers_choose_neon_kernels():
 
 def test_sdot_panel_layout():
     w = np.arange(10 * 20, dtype=np.int64).reshape(10, 20).astype(np.int8)
-    packed = neon.pack_sdot(w).reshape(2, 2, 4, 2, 4, 4)  # [oc/8][K/16][group][half][4 oc][4 k]
-    for t, start in enumerate(neon.oc_tiles(10, 8)):  # [0, 8) and the overlapping last tile [2, 10)
+    assert neon.sdot_tiles(10) == [(0, 8), (6, 4)] and neon.sdot_tiles(14) == [(0, 8), (6, 8)]
+    assert neon.sdot_tiles(3) == [(0, 4)] and neon.sdot_tiles(6) == [(0, 8)] and neon.sdot_tiles(16) == [(0, 8), (8, 8)]
+    packed = neon.pack_sdot(w)
+    wide = packed[:2 * 128].reshape(2, 4, 2, 4, 4)  # [K/16][group][half][4 oc][4 k]: channels [0, 8)
+    narrow = packed[2 * 128:].reshape(2, 4, 4, 4)  # [K/16][group][4 oc][4 k]: channels [6, 10)
+    assert packed.size == 2 * 128 + 2 * 64
+    for k in range(32):
         for j in range(8):
-            for k in range(32):
-                expect = w[start + j, k] if k < 20 else 0
-                assert packed[t, k // 16, (k % 16) // 4, j // 4, j % 4, k % 4] == expect
+            assert wide[k // 16, (k % 16) // 4, j // 4, j % 4, k % 4] == (w[j, k] if k < 20 else 0)
+        for j in range(4):
+            assert narrow[k // 16, (k % 16) // 4, j, k % 4] == (w[6 + j, k] if k < 20 else 0)
     packed = neon.pack_smlal(w).reshape(3, 2, 4, 16)  # tiles [0, 4), [4, 8), [6, 10)
     assert packed[2, 1, 3, 3] == w[9, 19] and packed[2, 1, 0, 3] == w[6, 19] and packed[2, 1, 3, 4] == 0
-    small = neon.pack_sdot(w[:5]).reshape(1, 2, 4, 2, 4, 4)  # fewer channels than a tile: zero-padded
-    assert small[0, 1, 0, 1, 0, 3] == w[4, 19] and not small[0, 1, 0, 1, 1:].any()
-    rq = neon.gemm_rq(np.arange(10), np.arange(10) + 100, -np.ones(10, dtype=np.int64), 8).reshape(2, 4, 8)
-    assert list(rq[1, 0]) == list(range(2, 10)) and list(rq[1, 1]) == list(range(102, 110))
+    rq = neon.sdot_rq(np.arange(10), np.arange(10) + 100, -np.ones(10, dtype=np.int64))
+    assert rq.size == 5 * 8 + 7 * 4
+    assert list(rq[:16]) == list(range(8)) * 2 and list(rq[16:24]) == list(range(100, 108))
+    assert list(rq[40:56]) == list(range(6, 10)) * 4 and list(rq[56:60]) == list(range(106, 110))
+    assert list(neon.gemm_rq(np.arange(10), np.arange(10), np.zeros(10), 4)[32:36]) == [6, 7, 8, 9]
 
 
 def test_segments_pad_filter_rows():

@@ -74,14 +74,49 @@ def pack_smlal(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded.reshape(oc4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3).reshape(-1))
 
 
+def sdot_tiles(oc: int) -> list[tuple[int, int]]:
+    """(first channel, width) of each ep_conv2d_s8_sdot tile: 8-channel tiles from 0, then for a remainder of 1-4
+    channels a 4-channel tile [oc - 4, oc), for 5-7 an 8-channel tile [oc - 8, oc) (overlapping the one before);
+    fewer than 8 channels: one zero-padded tile (4 wide for oc <= 4)."""
+    if oc <= 4:
+        return [(0, 4)]
+    if oc < 8:
+        return [(0, 8)]
+    tiles = [(8 * i, 8) for i in range(oc // 8)]
+    r = oc % 8
+    if r:
+        tiles.append((oc - 4, 4) if r <= 4 else (oc - 8, 8))
+    return tiles
+
+
 def pack_sdot(w: np.ndarray) -> np.ndarray:
-    """[oc, K] int8 -> [ceil(oc/8)][ceil(K/16)][4 k-groups][2 halves][4 oc][4 k], tiles as oc_tiles(oc, 8),
-    zero-padded: per 16 k, the eight SDOT operands of an 8-channel tile in the order the micro-kernel loads them."""
-    padded = _tile_rows(w, 8)
-    oc8, k16 = padded.shape
-    # [tile, half, j, step, group, kk] -> [tile, step, group, half, j, kk]
-    blocks = padded.reshape(oc8 // 8, 2, 4, k16 // 16, 4, 4).transpose(0, 3, 4, 1, 2, 5)
-    return np.ascontiguousarray(blocks.reshape(-1))
+    """[oc, K] int8 -> per tile of sdot_tiles(oc), zero-padded: 8 wide: [ceil(K/16)][4 k-groups][2 halves][4 oc]
+    [4 k] (per 16 k, the eight SDOT operands in the order the micro-kernel loads them); 4 wide: [ceil(K/16)]
+    [4 k-groups][4 oc][4 k]."""
+    oc, k = w.shape
+    k16 = -(-k // 16) * 16
+    out = []
+    for start, width in sdot_tiles(oc):
+        rows = np.zeros((width, k16), dtype=np.int8)
+        part = w[start:start + width]
+        rows[:part.shape[0], :k] = part
+        if width == 8:  # [half, j, step, group, kk] -> [step, group, half, j, kk]
+            out.append(rows.reshape(2, 4, k16 // 16, 4, 4).transpose(2, 3, 0, 1, 4).reshape(-1))
+        else:  # [j, step, group, kk] -> [step, group, j, kk]
+            out.append(rows.reshape(4, k16 // 16, 4, 4).transpose(1, 2, 0, 3).reshape(-1))
+    return np.ascontiguousarray(np.concatenate(out))
+
+
+def sdot_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """int32 rq per tile of sdot_tiles: 8 wide: [bias' twice, multiplier, left shift, right shift][8] (one LD1
+    starts two pixels' accumulators); 4 wide: [bias' 4 times][4], then the other three fields [3][4]."""
+    n = bias.size
+    fields = rq_fields(bias, mult, shift, max(n, 8)).reshape(4, -1)
+    out = []
+    for start, width in sdot_tiles(n):
+        f = fields[:, start:start + width]
+        out.append(np.concatenate([f[:1]] * (2 if width == 8 else 4) + [f[1:]]).reshape(-1))
+    return np.ascontiguousarray(np.concatenate(out))
 
 
 def gemm_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) -> np.ndarray:
@@ -150,10 +185,8 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
         return None  # the int16 pair sum could overflow: stay portable
     off = int(p["input_offset"])
     folded = bias + off * w2.astype(np.int64).sum(axis=1)
-    rq = gemm_rq(folded, call.consts["out_multiplier"], call.consts["out_shift"], 8 if sdot else 4)
-    if sdot:  # EP_NEON_SDOT_RQ_FIELDS: the bias twice, so one LD1 starts two pixels' accumulators
-        tiles = rq.reshape(-1, 4, 8)
-        rq = np.ascontiguousarray(np.concatenate([tiles[:, :1], tiles], axis=1)).reshape(-1)
+    mult, shift = call.consts["out_multiplier"], call.consts["out_shift"]
+    rq = sdot_rq(folded, mult, shift) if sdot else gemm_rq(folded, mult, shift, 4)
     params = {key: int(p[key]) for key in GEOMETRY}
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)

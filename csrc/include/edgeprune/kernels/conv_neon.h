@@ -13,7 +13,11 @@
  *    (= filter_h * filter_w * in_c) padded to a multiple of 16:
  *      ep_conv2d_s8_neon (SMULL/SMLAL2 + SADALP, any Armv8-A): [ceil(oc/4)][K/16][4 oc][16 k]. int16 holds the
  *        sum of two products only if no weight is -128 (|x * w| <= 128 * 127): the specializer checks it.
- *      ep_conv2d_s8_sdot (SDOT by element, Armv8.2-A dotprod): [ceil(oc/8)][K/16][4 k-groups][2][4 oc][4 k].
+ *      ep_conv2d_s8_sdot (SDOT by element, Armv8.2-A dotprod): per tile, 8 wide [K/16][4 k-groups][2][4 oc][4 k]
+ *        or 4 wide [K/16][4 k-groups][4 oc][4 k]. Tiles (neon.py sdot_tiles): 8 channels from 0, then a remainder of
+ *        1-4 channels as a 4-wide tile [out_c - 4, out_c), of 5-7 as an 8-wide tile [out_c - 8, out_c); fewer than
+ *        8 channels: one zero-padded tile (4 wide up to 4 channels). rq per 4-wide tile: bias' 4 times, then the
+ *        multiplier and shifts (7 x 4 int32).
  *  - depthwise filters and rq packed per 16-channel block (see ep_depthwise_conv2d_s8_neon_params).
  *
  * Built for AArch64 NEON only (SDOT: __ARM_FEATURE_DOTPROD too); elsewhere every kernel returns
@@ -36,8 +40,8 @@ EP_EXTERN_C_BEGIN
  * outside it, or when an in-place segment would read past its end), and with segments = 1 (dilation_w 1) the GEMM
  * reads each window's filter_h rows in place from it, filter_w * in_c bytes rounded up to 16 per row (K is packed
  * the same way: the extra bytes meet zero weights), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes (and 16
- * spare bytes) that follow it in the scratch. Output channels go in tiles of T (4 SMLAL, 8 SDOT); when
- * out_c % T != 0 the last tile is [out_c - T, out_c) (overlapping the one before it: every tile stores whole). */
+ * spare bytes) that follow it in the scratch. Output channels go in tiles of 4 (SMLAL; when out_c % 4 != 0 the last
+ * tile is [out_c - 4, out_c), overlapping the one before it, so every tile stores whole) or 8 / 4 (SDOT, above). */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
