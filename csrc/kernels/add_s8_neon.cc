@@ -6,12 +6,19 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 namespace {
 
-// MultiplyByQuantizedMultiplier with a shift <= 0 (ADD's rescales): no left shift.
+// MultiplyByQuantizedMultiplier with a shift <= 0 (ADD's rescales): no left shift. KIND: ANY_SHIFT (masked rounding
+// fixup), NEGATIVE (the shift is < 0: the fixup of conv_neon.h needs no mask) or ZERO (RoundingDivideByPOT by 0 is
+// the identity) or HALF (shift 0 and multiplier 2^30, TFLite's larger-scale input: SaturatingRoundingDoublingHighMul
+// of (x + offset) << left_shift by 2^30 is exactly (x + offset) << (left_shift - 1), which widen() produces).
+enum { ANY_SHIFT, NEGATIVE, ZERO, HALF };
+template <int KIND>
 struct Rescale {
   int32x4_t mult, rsh;
   int32x4_t operator()(int32x4_t v) const {
+    if (KIND == HALF) return v;
     v = vqrdmulhq_s32(v, mult);
-    return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, rsh), 31), rsh);
+    if (KIND == ZERO) return v;
+    return ep::neon::round_shift<KIND == NEGATIVE>(v, rsh);
   }
 };
 
@@ -29,13 +36,14 @@ static inline void widen(int16x8_t v, int16x8_t pre, int32x4_t left, int32x4_t *
   }
 }
 
-template <bool WIDE>
+template <bool WIDE, int K1, int K2, int KO>
 static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   const int32x4_t left = vdupq_n_s32(p->left_shift);
-  const int16x8_t pre = vdupq_n_s16((int16_t)(p->left_shift - 16));
-  const Rescale r1{vdupq_n_s32(p->input1_multiplier), vdupq_n_s32(p->input1_shift)};
-  const Rescale r2{vdupq_n_s32(p->input2_multiplier), vdupq_n_s32(p->input2_shift)};
-  const Rescale ro{vdupq_n_s32(p->output_multiplier), vdupq_n_s32(p->output_shift)};
+  const int16x8_t pre1 = vdupq_n_s16((int16_t)(p->left_shift - 16 - (K1 == HALF)));
+  const int16x8_t pre2 = vdupq_n_s16((int16_t)(p->left_shift - 16 - (K2 == HALF)));
+  const Rescale<K1> r1{vdupq_n_s32(p->input1_multiplier), vdupq_n_s32(p->input1_shift)};
+  const Rescale<K2> r2{vdupq_n_s32(p->input2_multiplier), vdupq_n_s32(p->input2_shift)};
+  const Rescale<KO> ro{vdupq_n_s32(p->output_multiplier), vdupq_n_s32(p->output_shift)};
   const int16x8_t off1 = vdupq_n_s16((int16_t)p->input1_offset), off2 = vdupq_n_s16((int16_t)p->input2_offset);
   const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
   const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
@@ -44,15 +52,33 @@ static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, 
   for (; i + 16 <= n; i += 16) {
     const int8x16_t x = vld1q_s8(in1 + i), y = vld1q_s8(in2 + i);
     int32x4_t a[4], b[4];
-    widen<WIDE>(vaddw_s8(off1, vget_low_s8(x)), pre, left, &a[0], &a[1]);
-    widen<WIDE>(vaddw_high_s8(off1, x), pre, left, &a[2], &a[3]);
-    widen<WIDE>(vaddw_s8(off2, vget_low_s8(y)), pre, left, &b[0], &b[1]);
-    widen<WIDE>(vaddw_high_s8(off2, y), pre, left, &b[2], &b[3]);
+    widen<WIDE>(vaddw_s8(off1, vget_low_s8(x)), pre1, left, &a[0], &a[1]);
+    widen<WIDE>(vaddw_high_s8(off1, x), pre1, left, &a[2], &a[3]);
+    widen<WIDE>(vaddw_s8(off2, vget_low_s8(y)), pre2, left, &b[0], &b[1]);
+    widen<WIDE>(vaddw_high_s8(off2, y), pre2, left, &b[2], &b[3]);
     const int32x4_t s0 = ro(vaddq_s32(r1(a[0]), r2(b[0]))), s1 = ro(vaddq_s32(r1(a[1]), r2(b[1])));
     const int32x4_t s2 = ro(vaddq_s32(r1(a[2]), r2(b[2]))), s3 = ro(vaddq_s32(r1(a[3]), r2(b[3])));
     vst1q_s8(out + i, vcombine_s8(ep::neon::narrow(s0, s1, offset, lo, hi), ep::neon::narrow(s2, s3, offset, lo, hi)));
   }
   return i;
+}
+
+// TFLite's usual ADD: one input's shift 0, the other's and the output's negative; anything else: masked fixups.
+template <bool WIDE>
+static inline int32_t add_dispatch(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  const int32_t half = 1 << 30;
+  if (WIDE && p->left_shift >= 17 && p->output_shift < 0) {  // HALF needs the shift by left_shift - 17 in widen()
+    if (p->input1_shift == 0 && p->input1_multiplier == half && p->input2_shift < 0)
+      return add_vectors<WIDE, HALF, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift == 0 && p->input2_multiplier == half)
+      return add_vectors<WIDE, NEGATIVE, HALF, NEGATIVE>(p, in1, in2, out);
+  }
+  if (p->output_shift < 0) {
+    if (p->input1_shift == 0 && p->input2_shift < 0) return add_vectors<WIDE, ZERO, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift == 0) return add_vectors<WIDE, NEGATIVE, ZERO, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift < 0) return add_vectors<WIDE, NEGATIVE, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+  }
+  return add_vectors<WIDE, ANY_SHIFT, ANY_SHIFT, ANY_SHIFT>(p, in1, in2, out);
 }
 
 static inline int32_t scalar_add(const ep_add_s8_params *p, int8_t x, int8_t y) {
@@ -73,7 +99,7 @@ extern "C" ep_status ep_add_s8_neon(const ep_add_s8_params *p, const int8_t *in1
       p->output_shift > 0)
     return EP_ERROR_ARGUMENT;
   const int32_t n = p->size;
-  int32_t i = p->left_shift >= 16 ? add_vectors<true>(p, in1, in2, out) : add_vectors<false>(p, in1, in2, out);
+  int32_t i = p->left_shift >= 16 ? add_dispatch<true>(p, in1, in2, out) : add_dispatch<false>(p, in1, in2, out);
   for (; i < n; ++i) out[i] = (int8_t)scalar_add(p, in1[i], in2[i]);
   return EP_OK;
 #else

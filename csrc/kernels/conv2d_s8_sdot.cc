@@ -5,93 +5,283 @@
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
 namespace {
 
-// Requantization of an 8-channel tile, two pixels at a time (16 int8 lanes for the offset, the narrowing and the
-// clamp).
-struct Requant {
-  int32x4_t m0, m1, l0, l1, s0, s1;
-  int16x8_t offset;
-  int8x8_t lo, hi;
+// One tile in one asm block, every vector in a fixed register: the accumulators v0-v15 (pixel p: v2p for output
+// channels 0-3, v2p+1 for 4-7) start from the bias (LD1 of the tile's bias, stored twice: 4 registers per LD1); per
+// 16-byte step, the 8 weight vectors v16-v23 (k-group g, half h: v16 + 2g + h) and the 8 pixels' 16 bytes v24-v31,
+// 64 SDOTs. Then the requantization of conv_neon.h on all 16 accumulators (multiplier v16-v17, left shift v18-v19,
+// right shift v20-v21, output offset v22, clamp v23-v24) and 8-byte stores, dst advancing by ostride per pixel.
+#define EP_SDOT_X(p, g) "v" #p ".4b[" #g "]"
+#define EP_SDOT_PIXEL(a0, a1, x)                                                          \
+  "sdot v" #a0 ".4s, v16.16b, " EP_SDOT_X(x, 0) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v17.16b, " EP_SDOT_X(x, 0) "\n\t"                                   \
+  "sdot v" #a0 ".4s, v18.16b, " EP_SDOT_X(x, 1) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v19.16b, " EP_SDOT_X(x, 1) "\n\t"                                   \
+  "sdot v" #a0 ".4s, v20.16b, " EP_SDOT_X(x, 2) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v21.16b, " EP_SDOT_X(x, 2) "\n\t"                                   \
+  "sdot v" #a0 ".4s, v22.16b, " EP_SDOT_X(x, 3) "\n\t"                                   \
+  "sdot v" #a1 ".4s, v23.16b, " EP_SDOT_X(x, 3) "\n\t"
+// The 8 pixels' bytes of a step: at rows[i] + k, or (packed windows) 128 contiguous bytes at rows[0] + k.
+#define EP_SDOT_LOAD_ROWS                 \
+  "ldr q24, [%[r0], %[k]]\n\t"            \
+  "ldr q25, [%[r1], %[k]]\n\t"            \
+  "ldr q26, [%[r2], %[k]]\n\t"            \
+  "ldr q27, [%[r3], %[k]]\n\t"            \
+  "ldr q28, [%[r4], %[k]]\n\t"            \
+  "ldr q29, [%[r5], %[k]]\n\t"            \
+  "ldr q30, [%[r6], %[k]]\n\t"            \
+  "ldr q31, [%[r7], %[k]]\n\t"
+#define EP_SDOT_LOAD_PACKED                         \
+  "add %[k], %[r0], %[k]\n\t"                       \
+  "ld1 {v24.16b-v27.16b}, [%[k]], #64\n\t"          \
+  "ld1 {v28.16b-v31.16b}, [%[k]]\n\t"
+#define EP_RQ_LEFT_ON(a, l) "sshl v" #a ".4s, v" #a ".4s, " l ".4s\n\t"
+#define EP_RQ_LEFT_OFF(a, l) ""
+#define EP_RQ_FIX_ALL(a, s) "ssra v" #a ".4s, v" #a ".4s, #31\n\t"
+#define EP_RQ_FIX_MASK(a, s) "and v25.16b, v" #a ".16b, " s ".16b\n\t" "ssra v" #a ".4s, v25.4s, #31\n\t"
+#define EP_RQ_ACC0(a, LEFT, FIX) \
+  LEFT(a, "v18") "sqrdmulh v" #a ".4s, v" #a ".4s, v16.4s\n\t" FIX(a, "v20") "srshl v" #a ".4s, v" #a ".4s, v20.4s\n\t"
+#define EP_RQ_ACC1(a, LEFT, FIX) \
+  LEFT(a, "v19") "sqrdmulh v" #a ".4s, v" #a ".4s, v17.4s\n\t" FIX(a, "v21") "srshl v" #a ".4s, v" #a ".4s, v21.4s\n\t"
+// Pixels p and p + 1 (accumulators a0-a3): requantize, narrow, offset, clamp, two 8-byte stores.
+#define EP_RQ_PAIR(a0, a1, a2, a3, LEFT, FIX)                                                      \
+  EP_RQ_ACC0(a0, LEFT, FIX) EP_RQ_ACC1(a1, LEFT, FIX) EP_RQ_ACC0(a2, LEFT, FIX) EP_RQ_ACC1(a3, LEFT, FIX) \
+  "sqxtn v26.4h, v" #a0 ".4s\n\t"                                                                \
+  "sqxtn2 v26.8h, v" #a1 ".4s\n\t"                                                               \
+  "sqxtn v27.4h, v" #a2 ".4s\n\t"                                                                \
+  "sqxtn2 v27.8h, v" #a3 ".4s\n\t"                                                               \
+  "sqadd v26.8h, v26.8h, v22.8h\n\t"                                                             \
+  "sqadd v27.8h, v27.8h, v22.8h\n\t"                                                             \
+  "sqxtn v28.8b, v26.8h\n\t"                                                                     \
+  "sqxtn2 v28.16b, v27.8h\n\t"                                                                   \
+  "smax v28.16b, v28.16b, v23.16b\n\t"                                                           \
+  "smin v28.16b, v28.16b, v24.16b\n\t"                                                           \
+  "st1 {v28.d}[0], [%[dst]], %[ostride]\n\t"                                                     \
+  "st1 {v28.d}[1], [%[dst]], %[ostride]\n\t"
 
-  template <int F>
-  inline int16x8_t half(int32x4_t a, int32x4_t b) const {
-    if (F & EP_LEFT) a = vshlq_s32(a, l0), b = vshlq_s32(b, l1);
-    a = ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(a, m0), s0);
-    b = ep::neon::round_shift<(F & EP_ALL_RIGHT) != 0>(vqrdmulhq_s32(b, m1), s1);
-    return vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
-  }
+// One 16-byte step: 8 weight vectors, the 8 pixels' bytes, 64 SDOTs.
+#define EP_SDOT_STEP(LOAD)                                                                              \
+  "ldrsw %[k], [%[o]], #4\n\t"                                                                          \
+  "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                              \
+  "ld1 {v20.16b-v23.16b}, [%[w]], #64\n\t"                                                              \
+  LOAD                                                                                                  \
+  EP_SDOT_PIXEL(0, 1, 24) EP_SDOT_PIXEL(2, 3, 25) EP_SDOT_PIXEL(4, 5, 26) EP_SDOT_PIXEL(6, 7, 27)         \
+  EP_SDOT_PIXEL(8, 9, 28) EP_SDOT_PIXEL(10, 11, 29) EP_SDOT_PIXEL(12, 13, 30) EP_SDOT_PIXEL(14, 15, 31)
 
-  template <int F>
-  inline void store_pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1, int8_t *da, int8_t *db) const {
-    const int8x16_t y = vqmovn_high_s16(vqmovn_s16(half<F>(a0, a1)), half<F>(b0, b1));
-    const int8x16_t c = vminq_s8(vmaxq_s8(y, vcombine_s8(lo, lo)), vcombine_s8(hi, hi));
-    vst1_s8(da, vget_low_s8(c));
-    vst1q_lane_s64((int64_t *)(void *)db, vreinterpretq_s64_s8(c), 1);
+// rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
+// the output offset (8 x int16), act_min and act_max (16 x int8 each). `tiles` consecutive 8-channel tiles, the
+// outer loop in the asm too (the 8 row pointers stay in registers): tile t stores at base + 8 t.
+#define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX)                                                                    \
+  __asm__ volatile(                                                                                          \
+      "0:\n\t"                                                                                               \
+      "mov %[o], %[offsets]\n\t"                                                                             \
+      "mov %[c], %[count]\n\t"                                                                               \
+      "mov %[dst], %[base]\n\t"                                                                              \
+      "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v4.4s-v7.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v8.4s-v11.4s}, [%[rq]]\n\t"                                                                      \
+      "ld1 {v12.4s-v15.4s}, [%[rq]], #64\n\t"                                                                \
+      "tbz %[c], #0, 2f\n\t" /* an odd step count: one step first, then pairs */                             \
+      EP_SDOT_STEP(LOAD)                                                                                     \
+      "subs %[c], %[c], #1\n\t"                                                                              \
+      "b.eq 3f\n\t"                                                                                          \
+      "2:\n\t"                                                                                               \
+      EP_SDOT_STEP(LOAD)                                                                                     \
+      EP_SDOT_STEP(LOAD)                                                                                     \
+      "subs %[c], %[c], #2\n\t"                                                                              \
+      "b.ne 2b\n\t"                                                                                          \
+      "3:\n\t"                                                                                               \
+      "ld1 {v16.4s-v19.4s}, [%[rq]], #64\n\t"                                                                \
+      "ld1 {v20.4s-v21.4s}, [%[rq]], #32\n\t"                                                                \
+      "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
+      EP_RQ_PAIR(0, 1, 2, 3, LEFT, FIX) EP_RQ_PAIR(4, 5, 6, 7, LEFT, FIX)                                     \
+      EP_RQ_PAIR(8, 9, 10, 11, LEFT, FIX) EP_RQ_PAIR(12, 13, 14, 15, LEFT, FIX)                               \
+      "add %[base], %[base], #8\n\t"                                                                         \
+      "subs %[tiles], %[tiles], #1\n\t"                                                                      \
+      "b.ne 0b\n\t"                                                                                          \
+      : [w] "+r"(w), [rq] "+r"(rq), [base] "+r"(base), [tiles] "+r"(tiles), [o] "=&r"(o), [c] "=&r"(c),     \
+        [k] "=&r"(k), [dst] "=&r"(dst)                                                                       \
+      : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
+        [r6] "r"(r[6]), [r7] "r"(r[7]), [offsets] "r"(steps.offsets), [count] "r"(count),                    \
+        [consts] "r"(consts), [ostride] "r"(ostride)                                                         \
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", \
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
+        "v29", "v30", "v31")
+
+// `tiles` >= 1 tiles of 8 x 8: w and rq advance past them; tile t stores 8 rows of 8 bytes at base + 8 t, ostride
+// bytes apart.
+template <int F, bool PACKED>
+static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const int32_t *&rq,
+                              const ep::neon::Steps &steps, const int8_t *consts, int8_t *base, intptr_t ostride,
+                              intptr_t tiles) {
+  const intptr_t count = steps.count;
+  const int32_t *o;
+  intptr_t c, k;
+  int8_t *dst;
+  if (PACKED) {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
+  } else {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
   }
-};
+}
+
+// The 4-channel tile (a remainder of 1-4 channels): accumulators v0-v7 (pixel p: v_p), per step one LD1 of the 4
+// weight vectors v16-v19 (k-group g: v16 + g) and 32 SDOTs; rq: bias' 4 times (two LD1 start the 8 accumulators),
+// then multiplier, left shift, right shift (v16-v18); 4-byte stores.
+#define EP_SDOT4_PIXEL(a, x)                                   \
+  "sdot v" #a ".4s, v16.16b, " EP_SDOT_X(x, 0) "\n\t"         \
+  "sdot v" #a ".4s, v17.16b, " EP_SDOT_X(x, 1) "\n\t"         \
+  "sdot v" #a ".4s, v18.16b, " EP_SDOT_X(x, 2) "\n\t"         \
+  "sdot v" #a ".4s, v19.16b, " EP_SDOT_X(x, 3) "\n\t"
+#define EP_SDOT4_STEP(LOAD)                                                                              \
+  "ldrsw %[k], [%[o]], #4\n\t"                                                                           \
+  "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                               \
+  LOAD                                                                                                   \
+  EP_SDOT4_PIXEL(0, 24) EP_SDOT4_PIXEL(1, 25) EP_SDOT4_PIXEL(2, 26) EP_SDOT4_PIXEL(3, 27)                \
+  EP_SDOT4_PIXEL(4, 28) EP_SDOT4_PIXEL(5, 29) EP_SDOT4_PIXEL(6, 30) EP_SDOT4_PIXEL(7, 31)
+#define EP_RQ4_ACC(a, LEFT, FIX) \
+  LEFT(a, "v17") "sqrdmulh v" #a ".4s, v" #a ".4s, v16.4s\n\t" FIX(a, "v18") "srshl v" #a ".4s, v" #a ".4s, v18.4s\n\t"
+#define EP_RQ4_QUAD(a0, a1, a2, a3, LEFT, FIX)                                                    \
+  EP_RQ4_ACC(a0, LEFT, FIX) EP_RQ4_ACC(a1, LEFT, FIX) EP_RQ4_ACC(a2, LEFT, FIX) EP_RQ4_ACC(a3, LEFT, FIX) \
+  "sqxtn v26.4h, v" #a0 ".4s\n\t"                                                               \
+  "sqxtn2 v26.8h, v" #a1 ".4s\n\t"                                                              \
+  "sqxtn v27.4h, v" #a2 ".4s\n\t"                                                               \
+  "sqxtn2 v27.8h, v" #a3 ".4s\n\t"                                                              \
+  "sqadd v26.8h, v26.8h, v22.8h\n\t"                                                            \
+  "sqadd v27.8h, v27.8h, v22.8h\n\t"                                                            \
+  "sqxtn v28.8b, v26.8h\n\t"                                                                    \
+  "sqxtn2 v28.16b, v27.8h\n\t"                                                                  \
+  "smax v28.16b, v28.16b, v23.16b\n\t"                                                          \
+  "smin v28.16b, v28.16b, v24.16b\n\t"                                                          \
+  "st1 {v28.s}[0], [%[dst]], %[ostride]\n\t"                                                    \
+  "st1 {v28.s}[1], [%[dst]], %[ostride]\n\t"                                                    \
+  "st1 {v28.s}[2], [%[dst]], %[ostride]\n\t"                                                    \
+  "st1 {v28.s}[3], [%[dst]], %[ostride]\n\t"
+#define EP_SDOT4_TILE_ASM(LOAD, LEFT, FIX)                                                                   \
+  __asm__ volatile(                                                                                          \
+      "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v4.4s-v7.4s}, [%[rq]], #64\n\t"                                                                  \
+      "tbz %[c], #0, 2f\n\t"                                                                                 \
+      EP_SDOT4_STEP(LOAD)                                                                                    \
+      "subs %[c], %[c], #1\n\t"                                                                              \
+      "b.eq 3f\n\t"                                                                                          \
+      "2:\n\t"                                                                                               \
+      EP_SDOT4_STEP(LOAD)                                                                                    \
+      EP_SDOT4_STEP(LOAD)                                                                                    \
+      "subs %[c], %[c], #2\n\t"                                                                              \
+      "b.ne 2b\n\t"                                                                                          \
+      "3:\n\t"                                                                                               \
+      "ld1 {v16.4s-v18.4s}, [%[rq]], #48\n\t"                                                                \
+      "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
+      EP_RQ4_QUAD(0, 1, 2, 3, LEFT, FIX) EP_RQ4_QUAD(4, 5, 6, 7, LEFT, FIX)                                   \
+      : [w] "+r"(w), [rq] "+r"(rq), [o] "+r"(o), [c] "+r"(c), [k] "=&r"(k), [dst] "+r"(dst)                  \
+      : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
+        [r6] "r"(r[6]), [r7] "r"(r[7]), [consts] "r"(consts), [ostride] "r"(ostride)                         \
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v22",     \
+        "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31")
+
+// One 8-pixel x 4-channel tile: w and rq advance past it; 8 rows of 4 bytes at dst, ostride bytes apart.
+template <int F, bool PACKED>
+static inline void sdot_tile4(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const int32_t *&rq,
+                              const ep::neon::Steps &steps, const int8_t *consts, int8_t *dst, intptr_t ostride) {
+  const int32_t *o = steps.offsets;
+  intptr_t c = steps.count, k;
+  if (PACKED) {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
+  } else {
+    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
+    else if (F & EP_LEFT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
+    else if (F & EP_ALL_RIGHT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
+    else EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
+  }
+}
 
 template <int F>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
+  int8_t consts[48];  // output offset (8 x int16), act_min (16 x int8), act_max (16 x int8)
 
-  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
-                  int8_t *out) const {
+  explicit SdotTile(const ep_conv2d_s8_neon_params *params) : p(params) {
+    vst1q_s16((int16_t *)(void *)consts, vdupq_n_s16((int16_t)p->output_offset));
+    vst1q_s8(consts + 16, vdupq_n_s8((int8_t)p->act_min));
+    vst1q_s8(consts + 32, vdupq_n_s8((int8_t)p->act_max));
+  }
+
+  // The tiles of neon.py's sdot_tiles(out_c): 8-channel tiles from 0, then a remainder of 1-4 channels as a
+  // 4-channel tile [out_c - 4, out_c), of 5-7 as an 8-channel tile [out_c - 8, out_c); fewer than 8 channels: one
+  // zero-padded tile (4 wide up to 4 channels). Tiles past out_c, or blocks of fewer than 8 pixels, go through tmp.
+  template <bool PACKED>
+  void block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
+             int8_t *out) const {
     const int32_t out_c = p->out_c;
-    const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
-    const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
-    const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-    const int8_t *r4 = rows[4], *r5 = rows[5], *r6 = rows[6], *r7 = rows[7];
+    if (n == EP_NEON_GEMM_PIXELS && out_c >= 8) {  // every tile whole
+      const int8_t *w = p->filter;
+      const int32_t *rq = p->rq;
+      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
+      const int32_t r = out_c % 8;
+      if (r > 4)
+        sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 8, out_c, 1);
+      else if (r > 0)
+        sdot_tile4<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 4, out_c);
+      return;
+    }
+    partial_block<PACKED>(rows, n, steps, out);
+  }
+
+  template <bool PACKED>
+  __attribute__((noinline)) void partial_block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n,
+                                               const ep::neon::Steps &steps, int8_t *out) const {
+    const int32_t out_c = p->out_c;
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
-    for (int32_t oc = 0; oc < out_c; oc += 8, rq += 8 * EP_NEON_RQ_FIELDS) {
-      const int32x4_t b0 = vld1q_s32(rq), b1 = vld1q_s32(rq + 4);
-      int32x4_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      int32x4_t a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1;
-      for (int32_t s = 0; s < steps.count; ++s, w += 128) {
-        const intptr_t k = steps.offsets[s];
-        // w0..w7: k-group g = i / 2 of output channels 4 * (i % 2) + [0, 4)
-        const int8x16x4_t wa = vld1q_s8_x4(w), wb = vld1q_s8_x4(w + 64);
-#define EP_SDOT_PIXEL(r, a0, a1)                         \
-  {                                                      \
-    const int8x16_t x = vld1q_s8(r + k);                 \
-    a0 = vdotq_laneq_s32(a0, wa.val[0], x, 0);           \
-    a1 = vdotq_laneq_s32(a1, wa.val[1], x, 0);           \
-    a0 = vdotq_laneq_s32(a0, wa.val[2], x, 1);           \
-    a1 = vdotq_laneq_s32(a1, wa.val[3], x, 1);           \
-    a0 = vdotq_laneq_s32(a0, wb.val[0], x, 2);           \
-    a1 = vdotq_laneq_s32(a1, wb.val[1], x, 2);           \
-    a0 = vdotq_laneq_s32(a0, wb.val[2], x, 3);           \
-    a1 = vdotq_laneq_s32(a1, wb.val[3], x, 3);           \
-  }
-        EP_SDOT_PIXEL(r0, a00, a01)
-        EP_SDOT_PIXEL(r1, a10, a11)
-        EP_SDOT_PIXEL(r2, a20, a21)
-        EP_SDOT_PIXEL(r3, a30, a31)
-        EP_SDOT_PIXEL(r4, a40, a41)
-        EP_SDOT_PIXEL(r5, a50, a51)
-        EP_SDOT_PIXEL(r6, a60, a61)
-        EP_SDOT_PIXEL(r7, a70, a71)
-#undef EP_SDOT_PIXEL
+    const bool rows8 = n == EP_NEON_GEMM_PIXELS;
+    int8_t tmp[EP_NEON_GEMM_PIXELS * 8];
+    int32_t oc = 0;
+    if (out_c >= 8) {
+      if (rows8) {
+        sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
+        oc = out_c / 8 * 8;
+      } else {
+        for (; oc + 8 <= out_c; oc += 8) {
+          sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, tmp, 8, 1);
+          copy_out(tmp, 8, n, out + oc, 8);
+        }
       }
-      const Requant r{vld1q_s32(rq + 8),  vld1q_s32(rq + 12), vld1q_s32(rq + 16), vld1q_s32(rq + 20),
-                      vld1q_s32(rq + 24), vld1q_s32(rq + 28), offset, lo, hi};
-      int8_t *dst = out + oc;
-      const int32_t left = out_c - oc;
-      if (left >= 8 && n == EP_NEON_GEMM_PIXELS) {
-        r.store_pair<F>(a00, a01, a10, a11, dst, dst + out_c);
-        r.store_pair<F>(a20, a21, a30, a31, dst + 2 * out_c, dst + 3 * out_c);
-        r.store_pair<F>(a40, a41, a50, a51, dst + 4 * out_c, dst + 5 * out_c);
-        r.store_pair<F>(a60, a61, a70, a71, dst + 6 * out_c, dst + 7 * out_c);
-        continue;
-      }
-      int8_t tmp[EP_NEON_GEMM_PIXELS][8];
-      r.store_pair<F>(a00, a01, a10, a11, tmp[0], tmp[1]);
-      r.store_pair<F>(a20, a21, a30, a31, tmp[2], tmp[3]);
-      r.store_pair<F>(a40, a41, a50, a51, tmp[4], tmp[5]);
-      r.store_pair<F>(a60, a61, a70, a71, tmp[6], tmp[7]);
-      const int32_t count = left < 8 ? left : 8;
-      for (int32_t i = 0; i < n; ++i)
-        for (int32_t o = 0; o < count; ++o) dst[(size_t)i * out_c + o] = tmp[i][o];
     }
+    const int32_t r = out_c - oc;
+    if (r == 0) return;
+    const int32_t width = r > 4 ? 8 : 4;
+    const int32_t start = out_c >= width ? out_c - width : 0;
+    const bool whole = rows8 && start + width <= out_c;
+    int8_t *dst = whole ? out + start : tmp;
+    const intptr_t ostride = whole ? out_c : width;
+    if (width == 8)
+      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, dst, ostride, 1);
+    else
+      sdot_tile4<F, PACKED>(rows, w, rq, steps, consts, dst, ostride);
+    if (!whole) copy_out(tmp, width, n, out + start, out_c - start < width ? out_c - start : width);
+  }
+
+  // n rows of `count` channels from tmp (rows `width` bytes apart) to the output.
+  void copy_out(const int8_t *tmp, int32_t width, int32_t n, int8_t *dst, int32_t count) const {
+    for (int32_t i = 0; i < n; ++i)
+      for (int32_t o = 0; o < count; ++o) dst[(size_t)i * p->out_c + o] = tmp[width * i + o];
+  }
+
+  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
+                  int8_t *out, bool packed) const {
+    if (packed)
+      block<true>(rows, n, steps, out);
+    else
+      block<false>(rows, n, steps, out);
   }
 };
 
@@ -103,13 +293,13 @@ extern "C" ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *p, const 
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
   switch ((p->left_shifts ? EP_LEFT : 0) | (p->all_right ? EP_ALL_RIGHT : 0)) {
     case EP_LEFT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT>(p));
     case EP_ALL_RIGHT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT>(p));
     case EP_LEFT | EP_ALL_RIGHT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT>(p));
     default:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0>{p});
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0>(p));
   }
 #else
   (void)p, (void)input, (void)scratch, (void)output;

@@ -45,11 +45,22 @@ def _clip_weights(ops):
 
 def cases(group, seed):
     if group == "gemm":
-        return _clip_weights(gemm_cases(seed))
+        rng = np.random.default_rng(200 + seed)
+        # Pruned channel counts: rows of filter_w * in_c bytes read in place with K padded per row (past the
+        # input's end: from a copy), out_c tails as an overlapping last tile.
+        ops = gemm_cases(seed) + [
+            conv_op(rng, "p1", 1, 8, 8, 10, 14, 3, 3, act="RELU"),
+            conv_op(rng, "p2", 2, 5, 5, 10, 13, 3, 3, padding="VALID"),
+            conv_op(rng, "p3", 1, 4, 5, 10, 9, 1, 1, padding="VALID"),
+            conv_op(rng, "p4", 1, 7, 6, 14, 5, 3, 3, sh=2, sw=2),
+            conv_op(rng, "p5", 1, 9, 9, 3, 10, 3, 3),
+            conv_op(rng, "p6", 1, 6, 6, 20, 18, 3, 3, padding="VALID")]
+        return _clip_weights(ops)
     ops = [op for op in dw_fc_cases(seed) if op.kind != "FULLY_CONNECTED"]
     rng = np.random.default_rng(100 + seed)
     # 3x3 with C >= 16 (the SDOT path on rpi5): strides, dilations, VALID, batches, a channel tail.
-    ops += [dw_op(rng, "s1", 2, 9, 8, 33, 3, 3, sh=2, sw=2, act="RELU"), dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
+    ops += [dw_op(rng, "s1", 2, 9, 8, 33, 3, 3, sh=2, sw=2, act="RELU"),
+            dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
             dw_op(rng, "s3", 1, 7, 6, 48, 3, 3, sh=1, sw=2, padding="VALID")]
     ops = _clip_weights(ops)
     ops.append(add_op(rng, "big", (1, 9, 7, 16)))  # 16-element steps and a tail
@@ -83,13 +94,35 @@ def test_specializers_choose_neon_kernels():
 
 def test_sdot_panel_layout():
     w = np.arange(10 * 20, dtype=np.int64).reshape(10, 20).astype(np.int8)
-    packed = neon.pack_sdot(w).reshape(2, 2, 4, 2, 4, 4)  # [oc/8][K/16][group][half][4 oc][4 k]
-    for oc in range(16):
-        for k in range(32):
-            expect = w[oc, k] if oc < 10 and k < 20 else 0
-            assert packed[oc // 8, k // 16, (k % 16) // 4, (oc % 8) // 4, oc % 4, k % 4] == expect
-    packed = neon.pack_smlal(w).reshape(3, 2, 4, 16)
-    assert packed[2, 1, 1, 3] == w[9, 19] and packed[2, 1, 2, 3] == 0
+    assert neon.sdot_tiles(10) == [(0, 8), (6, 4)] and neon.sdot_tiles(14) == [(0, 8), (6, 8)]
+    assert neon.sdot_tiles(3) == [(0, 4)] and neon.sdot_tiles(6) == [(0, 8)] and neon.sdot_tiles(16) == [(0, 8), (8, 8)]
+    packed = neon.pack_sdot(w)
+    wide = packed[:2 * 128].reshape(2, 4, 2, 4, 4)  # [K/16][group][half][4 oc][4 k]: channels [0, 8)
+    narrow = packed[2 * 128:].reshape(2, 4, 4, 4)  # [K/16][group][4 oc][4 k]: channels [6, 10)
+    assert packed.size == 2 * 128 + 2 * 64
+    for k in range(32):
+        for j in range(8):
+            assert wide[k // 16, (k % 16) // 4, j // 4, j % 4, k % 4] == (w[j, k] if k < 20 else 0)
+        for j in range(4):
+            assert narrow[k // 16, (k % 16) // 4, j, k % 4] == (w[6 + j, k] if k < 20 else 0)
+    packed = neon.pack_smlal(w).reshape(3, 2, 4, 16)  # tiles [0, 4), [4, 8), [6, 10)
+    assert packed[2, 1, 3, 3] == w[9, 19] and packed[2, 1, 0, 3] == w[6, 19] and packed[2, 1, 3, 4] == 0
+    rq = neon.sdot_rq(np.arange(10), np.arange(10) + 100, -np.ones(10, dtype=np.int64))
+    assert rq.size == 5 * 8 + 7 * 4
+    assert list(rq[:16]) == list(range(8)) * 2 and list(rq[16:24]) == list(range(100, 108))
+    assert list(rq[40:56]) == list(range(6, 10)) * 4 and list(rq[56:60]) == list(range(106, 110))
+    assert list(neon.gemm_rq(np.arange(10), np.arange(10), np.zeros(10), 4)[32:36]) == [6, 7, 8, 9]
+
+
+def test_segments_pad_filter_rows():
+    """Rows of filter_w * in_c bytes that are not a multiple of 16 are read in place, K padded per row."""
+    rng = np.random.default_rng(0)
+    calls = lower_graph(_graph(_clip_weights([conv_op(rng, "a", 1, 8, 8, 10, 14, 3, 3),
+                                              conv_op(rng, "b", 1, 6, 6, 1, 8, 10, 4)]), "t"), RPI5_ISA).calls
+    seg = calls[0]
+    assert seg.params["segments"] == 1 and seg.params["k_padded"] == 3 * 32
+    assert calls[1].params["segments"] == 0  # 4-byte rows: im2col (16-byte rows would triple K)
+    assert seg.consts["filter"].size == 2 * 96 * 8
 
 
 @needs_qemu
@@ -137,3 +170,40 @@ def test_rpi4_build_has_no_sdot_and_cortex_a72_traps_it(tmp_path):
     assert ok.returncode == 0, ok.stderr
     trapped = subprocess.run([*qemu.qemu_command(rpi4, elves["rpi5"]), "1", "0"], capture_output=True, check=False)
     assert trapped.returncode == -4, (trapped.returncode, trapped.stderr)  # SIGILL
+
+
+def avg_pool_op(rng, tag, n, h, w, c, fh, fw, sh=1, sw=1, padding="VALID", act="NONE"):
+    from edgeprune.ir import Op
+    from edgeprune.lower.quant import compute_padding
+    from edgeprune.testing.single_op import qparams, tensor
+
+    oh, _ = compute_padding(h, fh, sh, 1, padding)
+    ow, _ = compute_padding(w, fw, sw, 1, padding)
+    q = qparams(float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128)))
+    attrs = {"padding": padding, "stride_w": sw, "stride_h": sh, "filter_width": fw, "filter_height": fh,
+             "fused_activation": act}
+    return Op(kind="AVERAGE_POOL_2D", inputs=[tensor(f"x{tag}", (n, h, w, c), "int8", q)],
+              outputs=[tensor(f"y{tag}", (n, oh, ow, c), "int8", q)], attrs=attrs)
+
+
+@needs_qemu
+@pytest.mark.parametrize("target", ["rpi4", "rpi5"])
+def test_neon_avg_pool_bit_exact(target, tmp_path):
+    """ep_avg_pool_s8_neon: 16-channel blocks and a scalar channel tail, borders (SAME: smaller windows), strides,
+    batches, the activations, and windows of more than 256 pixels (int32 sums instead of int16)."""
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    rng = np.random.default_rng(7)
+    ops = [avg_pool_op(rng, "a", 1, 8, 8, 64, 8, 8),  # global pool, 4 blocks (ResNet-8 / KWS shape class)
+           avg_pool_op(rng, "b", 2, 7, 9, 20, 3, 2, sh=2, sw=1, padding="SAME", act="RELU"),  # block + tail
+           avg_pool_op(rng, "c", 1, 5, 6, 5, 2, 3, sh=1, sw=3, padding="SAME", act="RELU6"),  # channels < 16
+           avg_pool_op(rng, "d", 1, 18, 17, 32, 18, 17),  # 306 pixels per window: int32 sums
+           avg_pool_op(rng, "e", 1, 20, 20, 17, 17, 16, sh=3, sw=4, padding="SAME", act="RELU_N1_TO_1")]
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(ops, "neon_avg_pool")))
+    build(model, load_profile(target), tmp_path / "out")
+    result = verify(tmp_path / "out", inputs=3, qemu=True)
+    assert result["bit_exact"] is True, result
+    assert [layer["kernel"] for layer in result["layers"]] == ["ep_avg_pool_s8_neon"] * len(ops)

@@ -48,38 +48,114 @@ def rq_fields(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) 
     return wrap_i32(fields.reshape(4, groups, tile).transpose(1, 0, 2).reshape(-1))
 
 
-def pack_smlal(w: np.ndarray) -> np.ndarray:
-    """[oc, K] int8 -> [ceil(oc/4)][ceil(K/16)][4 oc][16 k], zero-padded."""
+def oc_tiles(oc: int, tile: int) -> list[int]:
+    """First output channel of each GEMM tile: 0, tile, ..., and oc - tile last (the last tile overlaps the one
+    before it when oc % tile != 0, so every tile stores whole; oc < tile: one zero-padded tile)."""
+    n = -(-oc // tile)
+    return [tile * i if i + 1 < n else max(oc - tile, 0) for i in range(n)]
+
+
+def _tile_rows(w: np.ndarray, tile: int) -> np.ndarray:
+    """[oc, K] -> [ceil(oc/tile) * tile, ceil(K/16) * 16]: the rows of each tile (see oc_tiles), zero-padded."""
     oc, k = w.shape
-    oc4, k16 = -(-oc // 4) * 4, -(-k // 16) * 16
-    padded = np.zeros((oc4, k16), dtype=np.int8)
-    padded[:oc, :k] = w
+    k16 = -(-k // 16) * 16
+    starts = oc_tiles(oc, tile)
+    padded = np.zeros((len(starts) * tile, k16), dtype=np.int8)
+    for t, s in enumerate(starts):
+        rows = w[s:s + tile]
+        padded[t * tile:t * tile + rows.shape[0], :k] = rows
+    return padded
+
+
+def pack_smlal(w: np.ndarray) -> np.ndarray:
+    """[oc, K] int8 -> [ceil(oc/4)][ceil(K/16)][4 oc][16 k], tiles as oc_tiles(oc, 4), zero-padded."""
+    padded = _tile_rows(w, 4)
+    oc4, k16 = padded.shape
     return np.ascontiguousarray(padded.reshape(oc4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3).reshape(-1))
 
 
+def sdot_tiles(oc: int) -> list[tuple[int, int]]:
+    """(first channel, width) of each ep_conv2d_s8_sdot tile: 8-channel tiles from 0, then for a remainder of 1-4
+    channels a 4-channel tile [oc - 4, oc), for 5-7 an 8-channel tile [oc - 8, oc) (overlapping the one before);
+    fewer than 8 channels: one zero-padded tile (4 wide for oc <= 4)."""
+    if oc <= 4:
+        return [(0, 4)]
+    if oc < 8:
+        return [(0, 8)]
+    tiles = [(8 * i, 8) for i in range(oc // 8)]
+    r = oc % 8
+    if r:
+        tiles.append((oc - 4, 4) if r <= 4 else (oc - 8, 8))
+    return tiles
+
+
 def pack_sdot(w: np.ndarray) -> np.ndarray:
-    """[oc, K] int8 -> [ceil(oc/8)][ceil(K/16)][4 k-groups][2 halves][4 oc][4 k], zero-padded: per 16 k, the
-    eight SDOT operands of an 8-channel tile in the order the micro-kernel loads them."""
+    """[oc, K] int8 -> per tile of sdot_tiles(oc), zero-padded: 8 wide: [ceil(K/16)][4 k-groups][2 halves][4 oc]
+    [4 k] (per 16 k, the eight SDOT operands in the order the micro-kernel loads them); 4 wide: [ceil(K/16)]
+    [4 k-groups][4 oc][4 k]."""
     oc, k = w.shape
-    oc8, k16 = -(-oc // 8) * 8, -(-k // 16) * 16
-    padded = np.zeros((oc8, k16), dtype=np.int8)
-    padded[:oc, :k] = w
-    # [tile, half, j, step, group, kk] -> [tile, step, group, half, j, kk]
-    blocks = padded.reshape(oc8 // 8, 2, 4, k16 // 16, 4, 4).transpose(0, 3, 4, 1, 2, 5)
-    return np.ascontiguousarray(blocks.reshape(-1))
+    k16 = -(-k // 16) * 16
+    out = []
+    for start, width in sdot_tiles(oc):
+        rows = np.zeros((width, k16), dtype=np.int8)
+        part = w[start:start + width]
+        rows[:part.shape[0], :k] = part
+        if width == 8:  # [half, j, step, group, kk] -> [step, group, half, j, kk]
+            out.append(rows.reshape(2, 4, k16 // 16, 4, 4).transpose(2, 3, 0, 1, 4).reshape(-1))
+        else:  # [j, step, group, kk] -> [step, group, j, kk]
+            out.append(rows.reshape(4, k16 // 16, 4, 4).transpose(1, 2, 0, 3).reshape(-1))
+    return np.ascontiguousarray(np.concatenate(out))
+
+
+def sdot_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """int32 rq per tile of sdot_tiles: 8 wide: [bias' twice, multiplier, left shift, right shift][8] (one LD1
+    starts two pixels' accumulators); 4 wide: [bias' 4 times][4], then the other three fields [3][4]."""
+    n = bias.size
+    fields = rq_fields(bias, mult, shift, max(n, 8)).reshape(4, -1)
+    out = []
+    for start, width in sdot_tiles(n):
+        f = fields[:, start:start + width]
+        out.append(np.concatenate([f[:1]] * (2 if width == 8 else 4) + [f[1:]]).reshape(-1))
+    return np.ascontiguousarray(np.concatenate(out))
+
+
+def gemm_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int) -> np.ndarray:
+    """rq_fields per GEMM tile (oc_tiles(n, tile): the last tile overlaps the one before it)."""
+    n = bias.size
+    if n <= tile or n % tile == 0:
+        return rq_fields(bias, mult, shift, tile)
+    fields = rq_fields(bias, mult, shift, n).reshape(4, n)
+    return np.ascontiguousarray(np.stack([fields[:, s:s + tile] for s in oc_tiles(n, tile)])).reshape(-1)
+
+
+def segment_bytes(p: dict) -> int:
+    """Bytes per filter row of a GEMM row read in place: filter_w * in_c rounded up to 16 (the tail multiplies zero
+    weights; it reads the next bytes of the image, or of the scratch after it)."""
+    return -(-(p["filter_w"] * p["in_c"]) // 16) * 16
+
+
+def use_segments(p: dict, sdot: bool) -> bool:
+    """Whether the GEMM reads each window's filter rows in place (zero-padded to segment_bytes in K) rather than
+    gathering im2col rows: dilation_w 1 and the padding adds little to K: at most a quarter or one 16-byte step
+    for SDOT (a step of an 8 x 8 tile costs about as much as gathering the 8 rows), an eighth for the SMLAL tile."""
+    if p["dilation_w"] != 1:
+        return False
+    k = p["filter_h"] * p["filter_w"] * p["in_c"]
+    k16 = -(-k // 16) * 16
+    return p["filter_h"] * segment_bytes(p) <= (max(k16 + 16, k16 * 5 // 4) if sdot else k16 * 9 // 8)
 
 
 def gemm_scratch_bytes(p: dict) -> int:
     """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
-    zero point when the convolution reads outside it, then, unless each window row is a whole number of 16-byte
-    steps the GEMM reads in place, EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32 offsets of
-    the GEMM row's 16-byte steps."""
+    zero point when the convolution reads outside it (or segments read past its end), then, unless the GEMM reads
+    each window's rows in place (segments), EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32
+    offsets of the GEMM row's 16-byte steps (at least 16 bytes: a segment's over-read past the image lands there)."""
     steps = -(-(4 * (p["k_padded"] // 16)) // 16) * 16  # the int32 offsets of the 16-byte steps, last
     if p["direct"]:
         return steps
-    padded_h, padded_w, copy = _padded(p)
+    padded_h, padded_w, copy = _padded(p, segments=bool(p["segments"]))
     nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
-    if not (p["dilation_w"] == 1 and (p["filter_w"] * p["in_c"]) % 16 == 0):
+    if not p["segments"]:
         nbytes += GEMM_PIXELS * p["k_padded"] + 16  # im2col rows, then the short rows' overrun
     return nbytes + steps
 
@@ -109,13 +185,18 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
         return None  # the int16 pair sum could overflow: stay portable
     off = int(p["input_offset"])
     folded = bias + off * w2.astype(np.int64).sum(axis=1)
-    rq = rq_fields(folded, call.consts["out_multiplier"], call.consts["out_shift"], 8 if sdot else 4)
-    k_padded = -(-k // 16) * 16
+    mult, shift = call.consts["out_multiplier"], call.consts["out_shift"]
+    rq = sdot_rq(folded, mult, shift) if sdot else gemm_rq(folded, mult, shift, 4)
+    params = {key: int(p[key]) for key in GEOMETRY}
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)
-    params = {key: int(p[key]) for key in GEOMETRY}
+    segments = int(bool(direct) or use_segments(params, sdot))
+    if segments and not direct:  # K runs over the filter rows, each zero-padded to segment_bytes
+        seg, row = segment_bytes(params), int(p["filter_w"]) * int(p["in_c"])
+        w2 = np.pad(w2.reshape(oc, int(p["filter_h"]), row), ((0, 0), (0, 0), (0, seg - row))).reshape(oc, -1)
+    k_padded = -(-w2.shape[1] // 16) * 16
     params.update(input_zero_point=-off, output_offset=int(p["output_offset"]), act_min=int(p["act_min"]),
-                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct,
+                  act_max=int(p["act_max"]), k_padded=k_padded, direct=direct, segments=segments,
                   left_shifts=int(bool(np.any(np.asarray(call.consts["out_shift"]) > 0))),
                   all_right=int(bool(np.all(np.asarray(call.consts["out_shift"]) < 0))))
     consts = {"rq": rq, "filter": pack_sdot(w2) if sdot else pack_smlal(w2)}
@@ -131,10 +212,16 @@ def depthwise_blocks(c: int) -> list[int]:
     return [16 * i if i + 1 < n else max(c - 16, 0) for i in range(n)]
 
 
-def _padded(p: dict) -> tuple[int, int, bool]:
+def _padded(p: dict, segments: bool = False) -> tuple[int, int, bool]:
+    """Rows the convolution reads (csrc source_geometry): the padded size, and whether the kernel copies the input
+    into the scratch, padded with its zero point: padding, or segments that would read past the input's end."""
     padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
     padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
     copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
+    if segments and not copy:
+        last = (((p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"]) * p["in_w"] * p["in_c"]
+                + (p["out_w"] - 1) * p["stride_w"] * p["in_c"] + segment_bytes(p))
+        copy = last > p["in_h"] * p["in_w"] * p["in_c"]
     return padded_h, padded_w, copy
 
 

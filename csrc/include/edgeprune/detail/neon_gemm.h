@@ -18,8 +18,10 @@ namespace neon {
 
 /* dst[0, n) = src[0, n) without a libc call for the short rows im2col copies. */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-  if (n >= 16) {  // 16-byte steps, the last one overlapping the previous
-    for (int32_t i = 0; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
+  if (n >= 16) {  // 64- then 16-byte steps, the last one overlapping the previous
+    int32_t i = 0;
+    for (; i + 64 <= n; i += 64) vst1q_s8_x4(dst + i, vld1q_s8_x4(src + i));
+    for (; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
     vst1q_s8(dst + n - 16, vld1q_s8(src + n - 16));
   } else if (n >= 8) {
     vst1_s8(dst, vld1_s8(src));
@@ -34,7 +36,15 @@ static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
 
 static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
   const int8x16_t v = vdupq_n_s8(value);
-  for (; n >= 16; n -= 16, dst += 16) vst1q_s8(dst, v);
+  if (n >= 16) {  // 64- then 16-byte steps, the last one overlapping the previous
+    int8x16x4_t v4;
+    v4.val[0] = v4.val[1] = v4.val[2] = v4.val[3] = v;
+    int32_t i = 0;
+    for (; i + 64 <= n; i += 64) vst1q_s8_x4(dst + i, v4);
+    for (; i + 16 < n; i += 16) vst1q_s8(dst + i, v);
+    vst1q_s8(dst + n - 16, v);
+    return;
+  }
   for (; n > 0; --n) *dst++ = value;
 }
 
@@ -45,11 +55,20 @@ struct Source {
   bool copy;  // padding needed: the kernel builds the padded image in the scratch
 };
 
+/* Bytes per filter row of a GEMM row read in place (segments): filter_w * in_c rounded up to 16. */
+static inline int32_t segment_bytes(const ep_conv2d_s8_neon_params *p) { return (p->filter_w * p->in_c + 15) & ~15; }
+
 static inline Source source_geometry(const ep_conv2d_s8_neon_params *p) {
   Source s;
   s.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
   s.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
   s.copy = p->pad_h > 0 || p->pad_w > 0 || s.padded_h > p->in_h || s.padded_w > p->in_w;
+  if (!s.copy && p->segments) {  // the last window's last segment would read past the input: copy it
+    const int64_t row = (int64_t)p->in_w * p->in_c;
+    const int64_t last = ((int64_t)(p->out_h - 1) * p->stride_h + (int64_t)(p->filter_h - 1) * p->dilation_h) * row +
+                         (int64_t)(p->out_w - 1) * p->stride_w * p->in_c + segment_bytes(p);
+    s.copy = last > row * p->in_h;
+  }
   if (!s.copy) s.padded_h = p->in_h, s.padded_w = p->in_w;
   return s;
 }
@@ -72,42 +91,40 @@ static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s,
   }
 }
 
-/* Whether the GEMM reads the filter_h rows of a window straight from the (padded) image: each row is
- * filter_w * in_c contiguous bytes, a whole number of 16-byte steps. */
-static inline bool reads_segments(const ep_conv2d_s8_neon_params *p) {
-  return p->dilation_w == 1 && (p->filter_w * p->in_c) % 16 == 0;
-}
-
-/* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place, a window's
- * filter_h rows are segments of filter_w * in_c bytes, one image row apart; im2col rows are contiguous. */
+/* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place (segments), a
+ * window's filter_h rows are segments of segment_bytes() bytes, one image row apart (the bytes past filter_w * in_c
+ * multiply zero weights; after the image's last row they read the scratch that follows the padded copy, the step
+ * offsets); im2col rows are contiguous. */
 struct Steps {
   const int32_t *offsets;
   int32_t count;
 };
 
-/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out)
- * computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row n - 1). */
+/* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out,
+ * bool packed) computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row
+ * n - 1); packed: n == EP_NEON_GEMM_PIXELS and rows[i] == rows[0] + 16 * i. */
 template <class Tile>
 static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                   int8_t *output, const Tile &tile) {
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
       p->k_padded < p->filter_h * p->filter_w * p->in_c || p->k_padded % 16 != 0 ||
-      (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)))
+      (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)) ||
+      (p->segments && !p->direct && (p->dilation_w != 1 || p->k_padded != p->filter_h * segment_bytes(p))))
     return EP_ERROR_ARGUMENT;
   const Source src = p->direct ? Source{p->in_h, p->in_w, false} : source_geometry(p);
-  const bool segments = p->direct || reads_segments(p);
+  const bool segments = p->direct || p->segments;
   const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
   const size_t src_row = (size_t)src.padded_w * p->in_c;
   int8_t *padded = (int8_t *)scratch;
   int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
-  const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes;
+  const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes, seg = segment_bytes(p);
   // The step offsets follow the padded image and the im2col rows in the scratch.
   int32_t *offsets = (int32_t *)(void *)(segments ? cols : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
   int32_t n_steps = 0;
   if (segments && !p->direct) {
     const int32_t stride = (int32_t)(src_row * p->dilation_h);
     for (int32_t fy = 0; fy < p->filter_h; ++fy)
-      for (int32_t b = 0; b < row_bytes; b += 16) offsets[n_steps++] = fy * stride + b;
+      for (int32_t b = 0; b < seg; b += 16) offsets[n_steps++] = fy * stride + b;
   } else {
     for (int32_t b = 0; b < p->k_padded; b += 16) offsets[n_steps++] = b;
   }
@@ -133,7 +150,18 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
     const int8_t *row_start = image, *window = image;
     for (int32_t q = 0; q < pixels; q += EP_NEON_GEMM_PIXELS) {
       const int32_t n = pixels - q < EP_NEON_GEMM_PIXELS ? pixels - q : EP_NEON_GEMM_PIXELS;
+      // All 8 windows in one output row, 16 bytes apart: the tile may load them as one 128-byte block.
+      const bool in_row = n == EP_NEON_GEMM_PIXELS && ox + EP_NEON_GEMM_PIXELS <= out_w;
+      const bool packed = segments && x_step == 16 && in_row;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
+      if (segments && in_row) {  // windows x_step apart, no row change inside the block
+        rows[0] = window, rows[1] = rows[0] + x_step, rows[2] = rows[1] + x_step, rows[3] = rows[2] + x_step;
+        rows[4] = rows[3] + x_step, rows[5] = rows[4] + x_step, rows[6] = rows[5] + x_step, rows[7] = rows[6] + x_step;
+        window += EP_NEON_GEMM_PIXELS * x_step;
+        if ((ox += EP_NEON_GEMM_PIXELS) == out_w) ox = 0, row_start += y_step, window = row_start;
+        tile(rows, n, steps, out + (size_t)q * p->out_c, packed);
+        continue;
+      }
       for (int32_t i = 0; i < n; ++i) {
         if (segments) {
           rows[i] = window;
@@ -165,7 +193,7 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
         if (++ox == out_w) ox = 0, row_start += y_step, window = row_start;
       }
       for (int32_t i = n; i < EP_NEON_GEMM_PIXELS; ++i) rows[i] = rows[n - 1];
-      tile(rows, n, steps, out + (size_t)q * p->out_c);
+      tile(rows, n, steps, out + (size_t)q * p->out_c, packed);
     }
     out += (size_t)pixels * p->out_c;
   }

@@ -5,14 +5,19 @@
  *  - input offset folded into the bias: bias'[oc] = bias[oc] + input_offset * sum(filter[oc]) (mod 2^32, as the
  *    int32 accumulator wraps). The kernels multiply raw int8 inputs; taps outside the input read the input zero
  *    point (x + input_offset == 0 there), so the fold is exact at the borders too.
- *  - requantization per output-channel tile ("rq"): int32 [ceil(out_c/T)][4 fields][T], fields = bias',
+ *  - requantization per output-channel tile ("rq"): int32 [ceil(out_c/T)][4 fields][T] (SDOT: 5 fields, the bias
+ *    twice), fields = bias',
  *    multiplier, left shift (max(shift, 0)), right shift (min(shift, 0), an SRSHL amount); T = the tile's
- *    output channels (4 for SMLAL, 8 for SDOT, 16 per channel block for depthwise).
+ *    output channels (4 for SMLAL, 8 for SDOT, 16 per channel block for depthwise); GEMM tiles as below.
  *  - GEMM filters re-laid-out in the micro-kernel's panel order, zero-padded (zero weights add exactly 0), K
  *    (= filter_h * filter_w * in_c) padded to a multiple of 16:
  *      ep_conv2d_s8_neon (SMULL/SMLAL2 + SADALP, any Armv8-A): [ceil(oc/4)][K/16][4 oc][16 k]. int16 holds the
  *        sum of two products only if no weight is -128 (|x * w| <= 128 * 127): the specializer checks it.
- *      ep_conv2d_s8_sdot (SDOT by element, Armv8.2-A dotprod): [ceil(oc/8)][K/16][4 k-groups][2][4 oc][4 k].
+ *      ep_conv2d_s8_sdot (SDOT by element, Armv8.2-A dotprod): per tile, 8 wide [K/16][4 k-groups][2][4 oc][4 k]
+ *        or 4 wide [K/16][4 k-groups][4 oc][4 k]. Tiles (neon.py sdot_tiles): 8 channels from 0, then a remainder of
+ *        1-4 channels as a 4-wide tile [out_c - 4, out_c), of 5-7 as an 8-wide tile [out_c - 8, out_c); fewer than
+ *        8 channels: one zero-padded tile (4 wide up to 4 channels). rq per 4-wide tile: bias' 4 times, then the
+ *        multiplier and shifts (7 x 4 int32).
  *  - depthwise filters and rq packed per 16-channel block (see ep_depthwise_conv2d_s8_neon_params).
  *
  * Built for AArch64 NEON only (SDOT: __ARM_FEATURE_DOTPROD too); elsewhere every kernel returns
@@ -27,13 +32,16 @@
 EP_EXTERN_C_BEGIN
 
 #define EP_NEON_RQ_FIELDS 4     /* bias', multiplier, left shift, right shift */
+#define EP_NEON_SDOT_RQ_FIELDS 5 /* SDOT tiles: bias' twice (one LD1 starts 4 accumulators), then the same 3 */
 #define EP_NEON_GEMM_PIXELS 8   /* output pixels per GEMM step (im2col rows in the scratch) */
 
 /* CONV_2D as a GEMM over output pixels. direct = 1: 1x1 filter, no padding, in_c % 16 == 0: the GEMM reads the
  * input pixels in place. Otherwise the scratch holds the input padded with its zero point (when the filter reads
- * outside it), and the GEMM reads each window's filter_h rows in place from it when filter_w * in_c is a multiple of
- * 16 (dilation_w 1), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes (and 16 spare bytes) that follow it in
- * the scratch. */
+ * outside it, or when an in-place segment would read past its end), and with segments = 1 (dilation_w 1) the GEMM
+ * reads each window's filter_h rows in place from it, filter_w * in_c bytes rounded up to 16 per row (K is packed
+ * the same way: the extra bytes meet zero weights), else EP_NEON_GEMM_PIXELS im2col rows of k_padded bytes (and 16
+ * spare bytes) that follow it in the scratch. Output channels go in tiles of 4 (SMLAL; when out_c % 4 != 0 the last
+ * tile is [out_c - 4, out_c), overlapping the one before it, so every tile stores whole) or 8 / 4 (SDOT, above). */
 typedef struct {
   int32_t batches;
   int32_t in_h, in_w, in_c;
@@ -45,8 +53,9 @@ typedef struct {
   int32_t input_zero_point; /* im2col fill value for padded taps (== -input_offset) */
   int32_t output_offset;
   int32_t act_min, act_max;
-  int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16 */
+  int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16; segments: filter_h * (filter_w * in_c rounded up) */
   int32_t direct;
+  int32_t segments;    /* 1: each window's filter rows read in place, K = filter_h * segment bytes (see above) */
   int32_t left_shifts; /* 1 when some output channel's shift is positive (else the left-shift step is skipped) */
   int32_t all_right;   /* 1 when every output channel's shift is negative (the rounding fixup then needs no mask) */
   const int32_t *rq;    /* [ceil(out_c/T)][EP_NEON_RQ_FIELDS][T] */
