@@ -8,7 +8,7 @@ Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), t
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
 Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
 Writes bench/results/sparse.{json,md,png} (sparse_<target>.* for other targets).
-Usage: python bench/sparse.py [--target cortex-m7] [--quick] [--no-model] [--accuracy]
+Usage: python bench/sparse.py [--target cortex-m7] [--quick] [--no-model] [--accuracy | --keep-accuracy]
 """
 
 from __future__ import annotations
@@ -326,6 +326,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="2x4 and 1:8 at 50%% and 75%% only")
     ap.add_argument("--no-model", action="store_true", help="skip the KWS whole-model figures")
     ap.add_argument("--accuracy", action="store_true", help="also the Fashion-MNIST accuracy cost (trains, minutes)")
+    ap.add_argument("--keep-accuracy", action="store_true",
+                    help="without --accuracy: carry the accuracy rows over from the existing results JSON")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     patterns = ("2x4", "1:8") if args.quick else BLOCK_PATTERNS + NM_PATTERNS
@@ -335,11 +337,14 @@ def main(argv=None) -> int:
         result = {"target": args.target, "layers": bench_layers(args.target, patterns, sparsities, work)}
         if not args.no_model:
             result["kws"] = bench_kws(args.target, work / "kws")
+        stem = "sparse" if args.target == "cortex-m7" else f"sparse_{args.target}"
         if args.accuracy:
             (work / "acc").mkdir()
             result["accuracy"] = bench_accuracy(args.target, work / "acc")
+        elif args.keep_accuracy and (args.out / f"{stem}.json").is_file():
+            # Training takes most of the bench's time; the accuracy rows do not depend on the kernels.
+            result["accuracy"] = json.loads((args.out / f"{stem}.json").read_text()).get("accuracy", {})
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "sparse" if args.target == "cortex-m7" else f"sparse_{args.target}"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
     (args.out / f"{stem}.md").write_text(text)
