@@ -36,37 +36,55 @@ GEOMETRY = ("batches", "in_h", "in_w", "in_c", "filter_h", "filter_w", "out_h", 
 
 @dataclass(frozen=True)
 class GemmCost:
-    """Instructions per 8 GEMM rows (pixels) of the sparse and dense kernels, excluding the im2col both share.
-    sparse: per 16-byte step of K (the group table), per stored block, per 8-channel group (accumulator set-up,
-    requantization, stores). dense: the dense NEON GEMM per step and output-channel tile (4 channels x 4 pixels,
-    twice, on the A72; 8 x 8 with SDOT), per tile; FC dense is the portable kernel per MAC and per output."""
+    """Instructions of the sparse and dense kernels per GEMM unit: 4 rows (pixels) for the SMLAL kernels (a tile of 8
+    runs as two quads, a tail of at most 4 as one), 8 rows for SDOT. Least-squares fits to whole-layer QEMU counts
+    (bench/sparse.py --target aarch64: conv 1x1 / 3x3 layers at 8x4 densities 0.125-0.75, within 2.5%); the per-block
+    terms are the asm loops' (A72: 63 instructions per two blocks per quad; SDOT: 42 per two blocks).
+    sparse: per 16-byte step of K (the group table), per stored block, per 8-channel group (accumulators,
+    requantization, stores), per unit (the driver); FC adds the double rescale per output. dense: the dense NEON GEMM
+    per output-channel tile (4 channels on the A72, 8 with SDOT) and step, per tile, per unit. FC dense is the
+    portable ep_fully_connected_s8 (there is no dense NEON FC): per MAC and per output."""
 
     sparse_per_step: float
     sparse_per_block: float
     sparse_per_group: float
+    sparse_per_unit: float
+    fc_per_output: float
     dense_tile_oc: int
-    dense_per_step: float
+    dense_per_tile_step: float
     dense_per_tile: float
-    fc_dense_per_mac: float
-    fc_dense_per_output: float
+    dense_per_unit: float
+    unit_rows: int
+    fc_dense_per_mac: float = 1.126
+    fc_dense_per_output: float = 43.5
 
-    def sparse(self, steps: int, blocks: int, groups: int) -> float:
-        return self.sparse_per_step * steps + self.sparse_per_block * blocks + self.sparse_per_group * groups
+    def units(self, rows: int) -> int:
+        """GEMM units for `rows` rows, walked 8 at a time."""
+        full, tail = divmod(rows, 8)
+        per_tile = 8 // self.unit_rows
+        return full * per_tile + (0 if tail == 0 else -(-tail // self.unit_rows))
 
-    def dense(self, steps: int, out_c: int) -> float:
-        return -(-out_c // self.dense_tile_oc) * (self.dense_per_step * steps + self.dense_per_tile)
+    def sparse(self, rows: int, steps: int, blocks: int, groups: int, fc: bool = False) -> float:
+        per_unit = (self.sparse_per_step * steps + self.sparse_per_block * blocks + self.sparse_per_group * groups
+                    + self.sparse_per_unit)
+        return self.units(rows) * per_unit + (self.fc_per_output * rows * groups * 8 if fc else 0.0)
 
-    def fc_dense(self, depth: int, units: int) -> float:
-        return PIXELS * units * (self.fc_dense_per_mac * depth + self.fc_dense_per_output)
+    def dense(self, rows: int, steps: int, out_c: int) -> float:
+        tiles = -(-out_c // self.dense_tile_oc)
+        return self.units(rows) * (tiles * (self.dense_per_tile_step * steps + self.dense_per_tile)
+                                   + self.dense_per_unit)
+
+    def fc_dense(self, rows: int, depth: int, units: int) -> float:
+        return rows * units * (self.fc_dense_per_mac * depth + self.fc_dense_per_output)
 
 
-# rpi4: per block 57 / 2 (two blocks: 3 loads, 48 SMULL/SMLAL/SADALP, index and loop) on each of the two 4-pixel
-# halves; the dense tile is 56 per step and 4 pixels, twice. rpi5: 16 SDOT + 4 loads + index per block.
 COST = {
-    "smlal": GemmCost(sparse_per_step=64.0, sparse_per_block=58.0, sparse_per_group=110.0, dense_tile_oc=4,
-                      dense_per_step=112.0, dense_per_tile=80.0, fc_dense_per_mac=0.9, fc_dense_per_output=40.0),
-    "sdot": GemmCost(sparse_per_step=36.0, sparse_per_block=23.0, sparse_per_group=70.0, dense_tile_oc=8,
-                     dense_per_step=77.0, dense_per_tile=70.0, fc_dense_per_mac=0.9, fc_dense_per_output=40.0),
+    "smlal": GemmCost(sparse_per_step=34.2, sparse_per_block=31.5, sparse_per_group=123.3, sparse_per_unit=171.9,
+                      fc_per_output=32.1, dense_tile_oc=4, dense_per_tile_step=56.2, dense_per_tile=56.2,
+                      dense_per_unit=179.5, unit_rows=4),
+    "sdot": GemmCost(sparse_per_step=45.7, sparse_per_block=20.9, sparse_per_group=191.8, sparse_per_unit=246.3,
+                     fc_per_output=15.5, dense_tile_oc=8, dense_per_tile_step=78.9, dense_per_tile=130.9,
+                     dense_per_unit=463.9, unit_rows=8),
 }
 
 
@@ -125,15 +143,21 @@ def scratch_bytes(p: dict, sdot: bool) -> int:
     return table + nbytes + steps
 
 
-def sparse_cheaper(w2: np.ndarray, sdot: bool, fc: bool = False) -> bool:
-    """Whether the sparse kernel executes fewer instructions per 8 GEMM rows than the dense one on these weights."""
+def estimate(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> tuple[float, float]:
+    """(sparse, dense) instructions of the layer's GEMM over `rows` rows (pixels x batches, or FC batches)."""
     cost = COST["sdot" if sdot else "smlal"]
     oc, k = w2.shape
     mask = block_mask(w2)
     steps = -(-k // 16)
-    sparse = cost.sparse(steps, int(mask.sum()), mask.shape[0])
-    dense = cost.fc_dense(k, oc) if fc else cost.dense(steps, oc)
-    return mask.shape[1] <= MAX_GROUPS and sparse < dense
+    sparse = cost.sparse(rows, steps, int(mask.sum()), mask.shape[0], fc)
+    dense = cost.fc_dense(rows, k, oc) if fc else cost.dense(rows, steps, oc)
+    return sparse, dense
+
+
+def sparse_cheaper(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> bool:
+    """Whether the sparse kernel executes fewer instructions than the dense one on these weights."""
+    sparse, dense = estimate(w2, rows, sdot, fc)
+    return -(-w2.shape[1] // 4) <= MAX_GROUPS and sparse < dense
 
 
 def _bias(call: KernelCall, n: int) -> np.ndarray | None:
@@ -149,7 +173,8 @@ def _call(call: KernelCall, w2: np.ndarray, bias: np.ndarray, params: dict, cons
         return None  # the int16 pair sums of the SMLAL kernel need weights in [-127, 127]
     if -(-w2.shape[1] // 4) > MAX_GROUPS:
         return None
-    if MODE == "auto" and not sparse_cheaper(w2, sdot, fc):
+    rows = params["batches"] * params["out_h"] * params["out_w"]
+    if MODE == "auto" and not sparse_cheaper(w2, rows, sdot, fc):
         # Dense is cheaper. FC has no dense NEON kernel: on the Pi 5 keep the portable call here (declining would
         # hand it to the sparse SMLAL specializer, priced against its own, slower GEMM).
         return call if fc and sdot else None
