@@ -36,11 +36,13 @@ struct SdotSparse {
       transpose4(row(r4, k), row(r5, k), row(r6, k), row(r7, k), t + 16);
     }
     const size_t out_c = (size_t)p->out_c;
+    const int32_t out_c_i = p->out_c;
+    const Clamp clamp(p);
     const int8_t *w = p->filter;
     const int16_t *ix = p->blocks;
     const int32_t *rq = p->rq;
     const int8_t *const tab = table;
-    for (int32_t oc = 0; oc < p->out_c; oc += 8, rq += 8 * 4) {
+    for (int32_t oc = 0; oc < out_c_i; oc += 8, rq += 8 * 4) {
       const int32x4_t b0 = vld1q_s32(rq), b1 = vld1q_s32(rq + 4);
       int32x4_t a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71;
       // Per two blocks: 2 LDRSH + 2 ADD (table rows), 2 LDP (table), 2 LDP (weights), 32 SDOT, SUBS + B.GE: 42
@@ -97,12 +99,18 @@ struct SdotSparse {
             : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7");
 #undef EP_SDOT16
       }
-      const Requant<F> r(p, oc, rq);
       int8_t *dst = out + oc;
-      r.store_pair(a00, a01, a10, a11, 0, n, dst, out_c);
-      r.store_pair(a20, a21, a30, a31, 2, n, dst + 2 * out_c, out_c);
-      r.store_pair(a40, a41, a50, a51, 4, n, dst + 4 * out_c, out_c);
-      r.store_pair(a60, a61, a70, a71, 6, n, dst + 6 * out_c, out_c);
+      if (!(F & FC) && n == EP_SPARSE_NEON_PIXELS && oc + 8 <= out_c_i) {
+        const Requant<F> r(rq, clamp);
+        r.store_pair(a00, a01, a10, a11, dst, out_c);
+        r.store_pair(a20, a21, a30, a31, dst + 2 * out_c, out_c);
+        r.store_pair(a40, a41, a50, a51, dst + 4 * out_c, out_c);
+        r.store_pair(a60, a61, a70, a71, dst + 6 * out_c, out_c);
+      } else {
+        const int32x4_t sums[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
+                                      {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
+        store_edge<F>(p, rq, sums, n, oc, dst);
+      }
     }
   }
 };

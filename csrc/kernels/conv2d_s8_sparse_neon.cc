@@ -37,11 +37,13 @@ struct SmlalSparse {
 #undef EP_REP
     }
     const size_t out_c = (size_t)p->out_c;
+    const int32_t out_c_i = p->out_c;
+    const Clamp clamp(p);
     const int8_t *w = p->filter;
     const int16_t *ix = p->blocks;
     const int32_t *rq = p->rq;
     const int8_t *const tab = table;
-    for (int32_t oc = 0; oc < p->out_c; oc += 8, rq += 8 * 4) {
+    for (int32_t oc = 0; oc < out_c_i; oc += 8, rq += 8 * 4) {
       // Accumulators v16-v31: pixel px, output channels 2j, 2j + 1 in v(16 + 4 px + j), each as two partial sums
       // (k 0-1, k 2-3). Per two blocks: 2 LDRSH + 2 ADD (table rows), one LD1 of the 64 weight bytes, per pixel
       // two table loads and 12 SMULL/SMLAL/SADALP, SUBS + B.GE: 63 instructions per 256 MACs. Inline asm: with
@@ -107,11 +109,19 @@ struct SmlalSparse {
 #undef EP_PX1
       }
       const int32x4_t b0 = vld1q_s32(rq), b1 = vld1q_s32(rq + 4);
-      const Requant<F> rs(p, oc, rq);
       int8_t *dst = out + oc;
-      rs.store_pair(vaddq_s32(b0, s0), vaddq_s32(b1, s1), vaddq_s32(b0, s2), vaddq_s32(b1, s3), 0, n, dst, out_c);
-      rs.store_pair(vaddq_s32(b0, s4), vaddq_s32(b1, s5), vaddq_s32(b0, s6), vaddq_s32(b1, s7), 2, n,
-                    dst + 2 * out_c, out_c);
+      if (!(F & FC) && n == 4 && oc + 8 <= out_c_i) {
+        const Requant<F> r(rq, clamp);
+        r.store_pair(vaddq_s32(b0, s0), vaddq_s32(b1, s1), vaddq_s32(b0, s2), vaddq_s32(b1, s3), dst, out_c);
+        r.store_pair(vaddq_s32(b0, s4), vaddq_s32(b1, s5), vaddq_s32(b0, s6), vaddq_s32(b1, s7), dst + 2 * out_c,
+                     out_c);
+      } else {
+        const int32x4_t sums[4][2] = {{vaddq_s32(b0, s0), vaddq_s32(b1, s1)},
+                                      {vaddq_s32(b0, s2), vaddq_s32(b1, s3)},
+                                      {vaddq_s32(b0, s4), vaddq_s32(b1, s5)},
+                                      {vaddq_s32(b0, s6), vaddq_s32(b1, s7)}};
+        store_edge<F>(p, rq, sums, n, oc, dst);
+      }
     }
   }
 

@@ -240,70 +240,83 @@ static inline int32x4_t round_shift(int32x4_t v, int32x4_t rsh) {
   return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, rsh), 31), rsh);
 }
 
-/* Requantization of one 8-channel group (fields loaded once per group), two pixels at a time. FC: the double rescale
- * of ep_fully_connected_s8 instead. */
-template <int F>
-struct Requant {
-  const ep_sparse_neon_params *p;
-  int32_t oc, count;  // first channel of the group, channels in it (out_c - oc, at most 8)
-  int32x4_t m0, m1, l0, l1, s0, s1;
+/* Output offset and activation clamp, set once per tile (the int8 output stores may alias *p: the compiler would
+ * reload them per channel group). */
+struct Clamp {
   int16x8_t offset;
   int8x16_t lo, hi;
+  explicit inline Clamp(const ep_sparse_neon_params *p)
+      : offset(vdupq_n_s16((int16_t)p->output_offset)), lo(vdupq_n_s8((int8_t)p->act_min)),
+        hi(vdupq_n_s8((int8_t)p->act_max)) {}
+};
 
-  inline Requant(const ep_sparse_neon_params *params, int32_t first, const int32_t *rq) : p(params), oc(first) {
-    const int32_t left = p->out_c - oc;
-    count = left < 8 ? left : 8;
-    m0 = vld1q_s32(rq + 8), m1 = vld1q_s32(rq + 12), l0 = vld1q_s32(rq + 16), l1 = vld1q_s32(rq + 20);
+/* Requantization of one 8-channel group (fields loaded once per group), two pixels at a time. */
+template <int F>
+struct Requant {
+  int32x4_t m0, m1, l0, l1, s0, s1;
+  Clamp c;
+
+  inline Requant(const int32_t *rq, const Clamp &clamp) : c(clamp) {
+    m0 = vld1q_s32(rq + 8), m1 = vld1q_s32(rq + 12);
+    if (F & LEFT) l0 = vld1q_s32(rq + 16), l1 = vld1q_s32(rq + 20);
+    else l0 = l1 = vdupq_n_s32(0);
     s0 = vld1q_s32(rq + 24), s1 = vld1q_s32(rq + 28);
-    offset = vdupq_n_s16((int16_t)p->output_offset);
-    lo = vdupq_n_s8((int8_t)p->act_min), hi = vdupq_n_s8((int8_t)p->act_max);
   }
 
   inline int16x8_t half(int32x4_t a, int32x4_t b) const {
     if (F & LEFT) a = vshlq_s32(a, l0), b = vshlq_s32(b, l1);
     a = round_shift<(F & ALL_RIGHT) != 0>(vqrdmulhq_s32(a, m0), s0);
     b = round_shift<(F & ALL_RIGHT) != 0>(vqrdmulhq_s32(b, m1), s1);
-    return vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
+    return vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), c.offset);
   }
 
-  inline void fc_row(int32x4_t a, int32x4_t b, int8_t *dst) const {
-    int32_t acc[8];
-    vst1q_s32(acc, a);
-    vst1q_s32(acc + 4, b);
-    const double in_scale = (double)p->input_scale, out_scale = (double)p->output_scale;
-    for (int32_t o = 0; o < count; ++o) {
-      const double effective = in_scale * (double)p->filter_scales[oc + o] / out_scale;
-      double scaled = round((double)acc[o] * effective);
-      if (scaled > 2147483000.0) scaled = 2147483000.0;
-      if (scaled < -2147483000.0) scaled = -2147483000.0;
-      dst[o] = (int8_t)ep::clamp_i32((int32_t)scaled + p->output_offset, p->act_min, p->act_max);
-    }
+  /* Two pixels' 8 channels (a0 | a1, b0 | b1, bias' included) as 16 clamped int8. */
+  inline int8x16_t pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1) const {
+    return vminq_s8(vmaxq_s8(vqmovn_high_s16(vqmovn_s16(half(a0, a1)), half(b0, b1)), c.lo), c.hi);
   }
 
-  /* Pixels i (channels a0 | a1) and i + 1 (b0 | b1) of the n in the tile, bias' included; dst = pixel i's
-   * output row at channel oc, stride = out_c. */
-  inline void store_pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1, int32_t i, int32_t n, int8_t *dst,
-                         size_t stride) const {
-    if (i >= n) return;
-    if (F & FC) {
-      fc_row(a0, a1, dst);
-      if (i + 1 < n) fc_row(b0, b1, dst + stride);
-      return;
-    }
-    const int8x16_t y = vqmovn_high_s16(vqmovn_s16(half(a0, a1)), half(b0, b1));
-    const int8x16_t c = vminq_s8(vmaxq_s8(y, lo), hi);
-    if (count == 8 && i + 1 < n) {
-      vst1_s8(dst, vget_low_s8(c));
-      vst1q_lane_s64((int64_t *)(void *)(dst + stride), vreinterpretq_s64_s8(c), 1);
-      return;
-    }
-    int8_t tmp[16];
-    vst1q_s8(tmp, c);
-    for (int32_t o = 0; o < count; ++o) dst[o] = tmp[o];
-    if (i + 1 < n)
-      for (int32_t o = 0; o < count; ++o) dst[stride + o] = tmp[8 + o];
+  /* Both pixels and all 8 channels present: pixel i at dst, pixel i + 1 at dst + stride. */
+  inline void store_pair(int32x4_t a0, int32x4_t a1, int32x4_t b0, int32x4_t b1, int8_t *dst, size_t stride) const {
+    const int8x16_t v = pair(a0, a1, b0, b1);
+    vst1_s8(dst, vget_low_s8(v));
+    vst1q_lane_s64((int64_t *)(void *)(dst + stride), vreinterpretq_s64_s8(v), 1);
   }
 };
+
+/* A tile's edge (fewer than 8 channels in the group or a partial pixel tile), and FULLY_CONNECTED: the n pixels'
+ * sums[px][2] (bias' included) of channels [oc, oc + count). Out of line: its byte loops and the FC's round() are
+ * calls, and the vector registers of the main path would be saved around them. */
+template <int F>
+__attribute__((noinline)) void store_edge(const ep_sparse_neon_params *p, const int32_t *rq, const int32x4_t (*sums)[2],
+                                          int32_t n, int32_t oc, int8_t *dst) {
+  const int32_t left = p->out_c - oc, count = left < 8 ? left : 8;
+  const size_t stride = (size_t)p->out_c;
+  if (F & FC) {
+    const double in_scale = (double)p->input_scale, out_scale = (double)p->output_scale;
+    for (int32_t i = 0; i < n; ++i) {
+      int32_t acc[8];
+      vst1q_s32(acc, sums[i][0]);
+      vst1q_s32(acc + 4, sums[i][1]);
+      for (int32_t o = 0; o < count; ++o) {
+        const double effective = in_scale * (double)p->filter_scales[oc + o] / out_scale;
+        double scaled = round((double)acc[o] * effective);
+        if (scaled > 2147483000.0) scaled = 2147483000.0;
+        if (scaled < -2147483000.0) scaled = -2147483000.0;
+        dst[(size_t)i * stride + o] =
+            (int8_t)ep::clamp_i32((int32_t)scaled + p->output_offset, p->act_min, p->act_max);
+      }
+    }
+    return;
+  }
+  const Requant<F> r(rq, Clamp(p));
+  for (int32_t i = 0; i < n; i += 2) {
+    int8_t tmp[16];
+    vst1q_s8(tmp, r.pair(sums[i][0], sums[i][1], sums[i + 1][0], sums[i + 1][1]));
+    for (int32_t o = 0; o < count; ++o) dst[(size_t)i * stride + o] = tmp[o];
+    if (i + 1 < n)
+      for (int32_t o = 0; o < count; ++o) dst[(size_t)(i + 1) * stride + o] = tmp[8 + o];
+  }
+}
 
 /* Dispatch on the requantization flags (FC: the double rescale only). */
 template <template <int> class Tile>
