@@ -370,6 +370,20 @@ def bench_layers_aarch64(target: str, patterns: dict, work: Path, log=print) -> 
     return rows
 
 
+def _model_run_aarch64(tflite: Path, target: str, work: Path) -> dict:
+    """As _model_run, with the per-layer kernels and instructions."""
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    out = work / tflite.stem
+    build(tflite, load_profile(target), out)
+    r = verify(out, inputs=2, qemu=True)
+    layers = [{"name": x["name"], "kernel": x["kernel"], "instructions": x["instructions"]} for x in r["layers"]]
+    return {"bit_exact": r["bit_exact"], "instructions": r["instructions"], "weight_bytes": r["weight_bytes"],
+            "kernels": sorted({x["kernel"] for x in layers}), "layers": layers}
+
+
 def bench_kws_aarch64(target: str, work: Path, log=print) -> dict | None:
     """kws_ref_model dense, pruned to 50% of its MACs (one-shot channel pruning), then 50% 8x4 block sparsity; the
     last model also with the sparse kernels switched off (same weights, dense kernels)."""
@@ -405,7 +419,7 @@ def bench_kws_aarch64(target: str, work: Path, log=print) -> dict | None:
                                   ("pruned_sparse_dense_kernels", sparse, "dense"),
                                   ("pruned_sparse", sparse, "auto")):
             neon_sparse.MODE = mode
-            rows[label] = _model_run(path, target, work / label)
+            rows[label] = _model_run_aarch64(path, target, work / label)
             rows[label]["ratio_to_dense"] = round(rows[label]["instructions"] / rows["dense"]["instructions"], 3)
             log(f"kws {target} {label}: {rows[label]}")
     finally:
@@ -455,6 +469,16 @@ def markdown_aarch64(result: dict) -> str:
             kernels = "sparse NEON where cheaper: " + ", ".join(sparse_k) if sparse_k else "dense"
             lines.append(f"| {label} | {kernels} | {r['instructions']:,} | {r['ratio_to_dense']:.3f}x | "
                          f"{r['weight_bytes']:,} | {'yes' if r['bit_exact'] else 'NO'} |")
+        dense_k, sparse_k = kws["pruned_sparse_dense_kernels"].get("layers"), kws["pruned_sparse"].get("layers")
+        if dense_k and sparse_k:
+            lines += ["", "Per layer, pruned + 8x4 sparse model (same weights): dense kernels vs the cost model's pick "
+                      "(GEMM layers only).", "",
+                      "| layer | dense kernel | instructions | picked kernel | instructions |",
+                      "|---|---|---:|---|---:|"]
+            for i, (d, sp) in enumerate(zip(dense_k, sparse_k)):
+                if "conv2d_s8" in d["kernel"] or "fully_connected" in d["kernel"]:
+                    lines.append(f"| {i} | {d['kernel']} | {d['instructions']:,} | {sp['kernel']} | "
+                                 f"{sp['instructions']:,} |")
     return "\n".join(lines) + "\n"
 
 

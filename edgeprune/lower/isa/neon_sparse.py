@@ -79,11 +79,11 @@ class GemmCost:
 
 
 COST = {
-    "smlal": GemmCost(sparse_per_step=34.2, sparse_per_block=31.5, sparse_per_group=123.3, sparse_per_unit=171.9,
-                      fc_per_output=32.1, dense_tile_oc=4, dense_per_tile_step=56.2, dense_per_tile=56.2,
+    "smlal": GemmCost(sparse_per_step=33.0, sparse_per_block=31.5, sparse_per_group=111.3, sparse_per_unit=205.1,
+                      fc_per_output=36.7, dense_tile_oc=4, dense_per_tile_step=56.2, dense_per_tile=56.2,
                       dense_per_unit=179.5, unit_rows=4),
-    "sdot": GemmCost(sparse_per_step=45.7, sparse_per_block=20.9, sparse_per_group=191.8, sparse_per_unit=246.3,
-                     fc_per_output=15.5, dense_tile_oc=8, dense_per_tile_step=78.9, dense_per_tile=130.9,
+    "sdot": GemmCost(sparse_per_step=36.9, sparse_per_block=20.9, sparse_per_group=136.1, sparse_per_unit=438.5,
+                     fc_per_output=27.9, dense_tile_oc=8, dense_per_tile_step=78.9, dense_per_tile=130.9,
                      dense_per_unit=463.9, unit_rows=8),
 }
 
