@@ -476,7 +476,7 @@ def markdown_aarch64(result: dict) -> str:
                       "| layer | dense kernel | instructions | picked kernel | instructions |",
                       "|---|---|---:|---|---:|"]
             for i, (d, sp) in enumerate(zip(dense_k, sparse_k)):
-                if "conv2d_s8" in d["kernel"] or "fully_connected" in d["kernel"]:
+                if d["kernel"].startswith(("ep_conv2d_s8", "ep_fully_connected_s8")):
                     lines.append(f"| {i} | {d['kernel']} | {d['instructions']:,} | {sp['kernel']} | "
                                  f"{sp['instructions']:,} |")
     return "\n".join(lines) + "\n"
