@@ -173,3 +173,13 @@ def test_rpi4_sparse_build_has_no_sdot(tmp_path):
         dis = subprocess.run(["aarch64-linux-gnu-objdump", "-d", str(elf)], capture_output=True, text=True,
                              check=True).stdout
         assert ("\tsdot\t" in dis) == (target == "rpi5"), target
+
+
+@pytest.mark.parametrize("target,isa", [("rpi4", RPI4_ISA), ("rpi5", RPI5_ISA)])
+def test_unpruned_layers_stay_dense(target, isa):
+    """Layers without an all-zero 8x4 block keep the dense kernels, even where the sparse one would only save the dense
+    GEMM's K padding (K = 40 runs as 48)."""
+    rng = np.random.default_rng(11)
+    layers = [_conv(rng, "a", 25, 5, 1, 64, 10, 4, sh=2, sw=2), _conv(rng, "b", 6, 6, 20, 24), _fc(rng, "c", 1, 64, 12)]
+    funcs = sorted(c.func for c in lower_graph(_graph(layers), isa).calls)
+    assert funcs == sorted([DENSE[target]["conv"], DENSE[target]["conv"], DENSE[target]["fc"]])

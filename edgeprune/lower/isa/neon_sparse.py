@@ -155,9 +155,13 @@ def estimate(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> tuple[f
 
 
 def sparse_cheaper(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> bool:
-    """Whether the sparse kernel executes fewer instructions than the dense one on these weights."""
+    """Whether the sparse kernel executes fewer instructions than the dense one on these weights. A layer without an
+    all-zero 8x4 block stays dense: the sparse kernel's only gain there would be skipping the dense GEMM's K padding
+    (e.g. K = 40 runs 48), and unpruned layers keep the dense kernels they are tuned and tested with."""
+    if -(-w2.shape[1] // 4) > MAX_GROUPS or bool(block_mask(w2).all()):
+        return False
     sparse, dense = estimate(w2, rows, sdot, fc)
-    return -(-w2.shape[1] // 4) <= MAX_GROUPS and sparse < dense
+    return sparse < dense
 
 
 def _bias(call: KernelCall, n: int) -> np.ndarray | None:
