@@ -8,7 +8,12 @@ Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), t
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
 Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
 Writes bench/results/sparse.{json,md,png} (sparse_<target>.* for other targets).
-Usage: python bench/sparse.py [--target cortex-m7] [--quick] [--no-model] [--accuracy | --keep-accuracy]
+--target aarch64: the NEON sparse kernels (8x4 blocks, edgeprune/lower/isa/neon_sparse.py) on rpi4 (-cpu cortex-a72,
+SMLAL) and rpi5 (-cpu cortex-a76, SDOT) against our dense NEON kernels (FC: the portable kernel, there is no dense
+NEON FC), per layer and for kws_ref_model pruned to 50% MACs then 50% 8x4 sparsity, against LiteRT
+(../shared/baselines/litert_aarch64.json) -> bench/results/sparse_aarch64.{json,md,png}.
+Usage: python bench/sparse.py [--target cortex-m7|cortex-m55|aarch64] [--quick] [--no-model]
+                              [--accuracy | --keep-accuracy]
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def _measure(layers, target, mode, work: Path) -> list[dict]:
     """Per-layer profile (instructions, kernel) of one firmware holding all layers, in the order of `layers`,
     with the sparse specializer in `mode`."""
     from edgeprune.backends.tflite_writer import graph_to_bytes
-    from edgeprune.lower.isa import dsp_sparse, mve_sparse
+    from edgeprune.lower.isa import dsp_sparse, mve_sparse, neon_sparse
     from edgeprune.pipeline import build
     from edgeprune.targets import load_profile
     from edgeprune.testing.gemm_layers import layers_graph
@@ -64,13 +69,13 @@ def _measure(layers, target, mode, work: Path) -> list[dict]:
     work.mkdir(parents=True, exist_ok=True)
     model = work / f"{mode}.tflite"
     model.write_bytes(graph_to_bytes(graph))
-    old = dsp_sparse.MODE, mve_sparse.MODE
-    dsp_sparse.MODE = mve_sparse.MODE = "auto" if mode == "compact" else mode
+    old = dsp_sparse.MODE, mve_sparse.MODE, neon_sparse.MODE
+    dsp_sparse.MODE = mve_sparse.MODE = neon_sparse.MODE = "auto" if mode == "compact" else mode
     try:  # compact: a flash budget the fast layout overflows makes the build take the compact (int8) format
         build(model, load_profile(target), work / mode, flash_budget=1 if mode == "compact" else None)
         r = verify(work / mode, inputs=1, qemu=True)
     finally:
-        dsp_sparse.MODE, mve_sparse.MODE = old
+        dsp_sparse.MODE, mve_sparse.MODE, neon_sparse.MODE = old
     if not r["bit_exact"]:
         raise SystemExit(f"bench: {mode} build of the layer model is not bit-exact")
     by_name = {x["name"]: x for x in r["layers"]}
@@ -320,6 +325,222 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+AARCH64_TARGETS = ("rpi4", "rpi5")
+AARCH64_PATTERNS = {"8x4": (0.25, 0.5, 0.75, 0.875), "2x4": (0.5, 0.75)}
+
+
+def _neon_flash(op, sdot: bool) -> dict:
+    """Bytes of the dense int8 filter, our dense NEON layout (zero-padded panels; FC: the int8 filter), and the
+    packed 8x4 blocks + int16 index."""
+    from edgeprune.lower.isa.neon_sparse import pack_blocks
+
+    w = np.asarray(op.inputs[1].data, dtype=np.int8)
+    rows = w.reshape(w.shape[0], -1)
+    oc, k = rows.shape
+    tile = 8 if sdot else 4
+    dense_neon = rows.size if op.kind == "FULLY_CONNECTED" else -(-oc // tile) * tile * -(-k // 16) * 16
+    weights, stream = pack_blocks(rows)
+    return {"dense_int8_bytes": int(rows.size), "dense_neon_bytes": int(dense_neon),
+            "sparse_bytes": int(weights.nbytes + stream.nbytes), "sparse_index_bytes": int(stream.nbytes),
+            "blocks": int(weights.size // 32), "blocks_total": int(-(-oc // 8) * -(-k // 4))}
+
+
+def bench_layers_aarch64(target: str, patterns: dict, work: Path, log=print) -> list[dict]:
+    """Per layer on rpi4 / rpi5: the sparse NEON kernel forced, the dense kernel on the same weights, and `auto`."""
+    from edgeprune.prune.sparsity import sparsify_graph
+    from edgeprune.testing.gemm_layers import layers_graph
+
+    rng = np.random.default_rng(0)
+    base = [_layer(rng, label, kind, shape, f"_{i}") for i, (label, kind, shape) in enumerate(SHAPES)]
+    dense = _measure(base, target, "dense", work / "dense")
+    log(f"{target} dense: {[x['instructions'] for x in dense]}")
+    rows = []
+    for pattern, levels in patterns.items():
+        layers, meta = [], []
+        for s in levels:
+            for i, (label, kind, shape) in enumerate(SHAPES):
+                layer = _layer(np.random.default_rng(i), label, kind, shape, f"_{i}_{int(s * 1000)}")
+                info = sparsify_graph(layers_graph([layer]), s, pattern, min_depth=1)[0]
+                layers.append(layer)
+                meta.append((i, label, s, info["density"]))
+        work_p = work / pattern
+        sparse = _measure(layers, target, "sparse", work_p)
+        auto = _measure(layers, target, "auto", work_p / "auto")
+        for (i, label, _s, density), layer, sp, au in zip(meta, layers, sparse, auto):
+            d = dense[i]["instructions"]
+            rows.append({"target": target, "layer": label, "pattern": pattern, "density": round(density, 4),
+                         "dense_kernel": dense[i]["kernel"], "dense_instructions": d,
+                         "sparse_kernel": sp["kernel"], "sparse_instructions": sp["instructions"],
+                         "ratio": round(sp["instructions"] / d, 3), "auto_kernel": au["kernel"],
+                         "auto_instructions": au["instructions"], "auto_picks_sparse": "sparse" in au["kernel"],
+                         **_neon_flash(layer[0], target == "rpi5")})
+        done = [(r["layer"], r["density"], r["ratio"], r["auto_picks_sparse"]) for r in rows if r["pattern"] == pattern]
+        log(f"{target} {pattern}: {done}")
+    return rows
+
+
+def _model_run_aarch64(tflite: Path, target: str, work: Path) -> dict:
+    """As _model_run, with the per-layer kernels and instructions."""
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    out = work / tflite.stem
+    build(tflite, load_profile(target), out)
+    r = verify(out, inputs=2, qemu=True)
+    layers = [{"name": x["name"], "kernel": x["kernel"], "instructions": x["instructions"]} for x in r["layers"]]
+    return {"bit_exact": r["bit_exact"], "instructions": r["instructions"], "weight_bytes": r["weight_bytes"],
+            "kernels": sorted({x["kernel"] for x in layers}), "layers": layers}
+
+
+def bench_kws_aarch64(target: str, work: Path, log=print) -> dict | None:
+    """kws_ref_model dense, pruned to 50% of its MACs (one-shot channel pruning), then 50% 8x4 block sparsity; the
+    last model also with the sparse kernels switched off (same weights, dense kernels)."""
+    from edgeprune.backends.tflite_writer import graph_to_bytes
+    from edgeprune.importers import load_tflite
+    from edgeprune.lower.isa import neon_sparse
+    from edgeprune.prune.budgets import parse_budgets
+    from edgeprune.prune.driver import PruneOptions, prune_model
+    from edgeprune.prune.sparsity import sparsify_graph
+    from edgeprune.targets import load_profile
+
+    work.mkdir(parents=True, exist_ok=True)
+    model = SHARED / "models" / "kws_ref_model.tflite"
+    if not model.is_file():
+        log(f"bench: {model} not found: no whole-model figures")
+        return None
+    baselines = SHARED / "baselines" / "litert_aarch64.json"
+    litert = {}
+    if baselines.is_file():
+        litert = json.loads(baselines.read_text()).get("models", {}).get(model.name, {}).get(target, {})
+    pruned_bytes, report = prune_model(str(model), load_profile(target), parse_budgets({"macs": "50%"}),
+                                       PruneOptions())
+    pruned = work / "kws_p50.tflite"
+    pruned.write_bytes(pruned_bytes)
+    rows = {"pruned_macs": report["pruned"]["macs"], "dense_macs": report["dense"]["macs"], "litert": litert}
+    graph = load_tflite(pruned)
+    rows["sparsity_layers"] = sparsify_graph(graph, 0.5, "8x4")
+    sparse = work / "kws_p50_s50.tflite"
+    sparse.write_bytes(graph_to_bytes(graph))
+    old = neon_sparse.MODE
+    try:
+        for label, path, mode in (("dense", model, "auto"), ("pruned", pruned, "auto"),
+                                  ("pruned_sparse_dense_kernels", sparse, "dense"),
+                                  ("pruned_sparse", sparse, "auto")):
+            neon_sparse.MODE = mode
+            rows[label] = _model_run_aarch64(path, target, work / label)
+            rows[label]["ratio_to_dense"] = round(rows[label]["instructions"] / rows["dense"]["instructions"], 3)
+            log(f"kws {target} {label}: {rows[label]}")
+    finally:
+        neon_sparse.MODE = old
+    return rows
+
+
+def _litert_min(litert: dict) -> int | None:
+    vals = [v for v in (litert.get("xnnpack"), litert.get("builtin_optimized")) if isinstance(v, (int, float))]
+    if not vals:  # the baseline file may nest the counts
+        vals = [v.get("invoke_instructions") for v in litert.values() if isinstance(v, dict)
+                and isinstance(v.get("invoke_instructions"), (int, float))]
+    return int(min(vals)) if vals else None
+
+
+def markdown_aarch64(result: dict) -> str:
+    lines = ["# Block-sparse int8 NEON kernels on rpi4 / rpi5 (qemu-aarch64 instruction counts, bit-exact)", "",
+             "Per layer: the sparse kernel forced (8 output channels x 4 k blocks; rpi4 = -cpu cortex-a72, "
+             "SMULL/SMLAL + SADALP, no SDOT; rpi5 = -cpu cortex-a76, SDOT) against our dense kernel on the same "
+             "weights (conv: the dense NEON GEMM; FC: the portable kernel, there is no dense NEON FC); `auto` is "
+             "the kernel the cost model (edgeprune/lower/isa/neon_sparse.py) picks. Whole-layer instructions "
+             "(im2col, table, requantization included). Flash: int8 blocks + int16 index against the dense int8 "
+             "filter. Every build is checked bit-exact against LiteRT's reference kernels.", "",
+             "| target | layer | pattern | density | 8x4 blocks kept | dense instr | sparse instr | sparse/dense | "
+             "auto | auto instr | sparse/int8 bytes |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for r in result["layers"]:
+        lines.append(f"| {r['target']} | {r['layer']} | {r['pattern']} | {r['density']:.3f} | "
+                     f"{r['blocks'] / r['blocks_total']:.3f} | {r['dense_instructions']:,} | "
+                     f"{r['sparse_instructions']:,} | {r['ratio']:.3f} | "
+                     f"{'sparse' if r['auto_picks_sparse'] else 'dense'} | {r['auto_instructions']:,} | "
+                     f"{r['sparse_bytes'] / r['dense_int8_bytes']:.3f} |")
+    for target, kws in (result.get("kws") or {}).items():
+        if not kws:
+            continue
+        best = _litert_min(kws.get("litert", {}))
+        lines += ["", f"## kws_ref_model on {target}", "",
+                  f"MACs: dense {kws['dense_macs']:,}, pruned {kws['pruned_macs']:,}; then 50% 8x4 block sparsity "
+                  f"on the pruned model's conv / FC layers."
+                  + (f" LiteRT (smaller of XNNPACK and the optimized builtin kernels): {best:,} instructions."
+                     if best else ""), "",
+                  "| model | kernels | instructions | vs dense model | weight bytes | bit-exact |",
+                  "|---|---|---:|---:|---:|---|"]
+        for label in ("dense", "pruned", "pruned_sparse_dense_kernels", "pruned_sparse"):
+            r = kws[label]
+            sparse_k = [k for k in r["kernels"] if "sparse" in k]
+            kernels = "sparse NEON where cheaper: " + ", ".join(sparse_k) if sparse_k else "dense"
+            lines.append(f"| {label} | {kernels} | {r['instructions']:,} | {r['ratio_to_dense']:.3f}x | "
+                         f"{r['weight_bytes']:,} | {'yes' if r['bit_exact'] else 'NO'} |")
+        dense_k, sparse_k = kws["pruned_sparse_dense_kernels"].get("layers"), kws["pruned_sparse"].get("layers")
+        if dense_k and sparse_k:
+            lines += ["", "Per layer, pruned + 8x4 sparse model (same weights): dense kernels vs the cost model's pick "
+                      "(GEMM layers only).", "",
+                      "| layer | dense kernel | instructions | picked kernel | instructions |",
+                      "|---|---|---:|---|---:|"]
+            for i, (d, sp) in enumerate(zip(dense_k, sparse_k)):
+                if d["kernel"].startswith(("ep_conv2d_s8", "ep_fully_connected_s8")):
+                    lines.append(f"| {i} | {d['kernel']} | {d['instructions']:,} | {sp['kernel']} | "
+                                 f"{sp['instructions']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_aarch64(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = sorted({r["layer"] for r in result["layers"]}, key=[s[0] for s in SHAPES].index)
+    targets = sorted({r["target"] for r in result["layers"]})
+    fig, axes = plt.subplots(len(targets), len(layers), figsize=(3.6 * len(layers), 3.2 * len(targets)),
+                             sharey=True, squeeze=False)
+    for row, target in zip(axes, targets):
+        for ax, layer in zip(row, layers):
+            for pattern in sorted({r["pattern"] for r in result["layers"]}):
+                pts = sorted((r["density"], r["ratio"]) for r in result["layers"]
+                             if r["layer"] == layer and r["pattern"] == pattern and r["target"] == target)
+                if pts:
+                    ax.plot(*zip(*pts), "o-", label=f"{pattern} sparse forced", ms=4)
+                auto = sorted((r["density"], r["auto_instructions"] / r["dense_instructions"])
+                              for r in result["layers"]
+                              if r["layer"] == layer and r["pattern"] == pattern and r["target"] == target)
+                if auto and pattern == "8x4":
+                    ax.plot(*zip(*auto), "k--", lw=0.8, label="8x4 auto")
+            ax.axhline(1.0, color="grey", lw=0.8)
+            ax.set_title(f"{target}: {layer}", fontsize=8)
+            ax.set_xlabel("weight density", fontsize=8)
+        row[0].set_ylabel("instructions / dense")
+    axes[0][-1].legend(fontsize=6)
+    fig.suptitle("block-sparse NEON kernels (QEMU; rpi4 SMLAL, rpi5 SDOT) vs our dense kernels")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main_aarch64(args) -> int:
+    patterns = {"8x4": (0.5, 0.75)} if args.quick else AARCH64_PATTERNS
+    result = {"target": "aarch64", "layers": [], "kws": {}}
+    with tempfile.TemporaryDirectory(prefix="sparse-bench-") as tmp:
+        work = Path(tmp)
+        for target in AARCH64_TARGETS:
+            result["layers"] += bench_layers_aarch64(target, patterns, work / target)
+            if not args.no_model:
+                result["kws"][target] = bench_kws_aarch64(target, work / target / "kws")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sparse_aarch64.json").write_text(json.dumps(result, indent=1))
+    text = markdown_aarch64(result)
+    (args.out / "sparse_aarch64.md").write_text(text)
+    plot_aarch64(result, args.out / "sparse_aarch64.png")
+    print(text)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", default="cortex-m7")
@@ -330,6 +551,8 @@ def main(argv=None) -> int:
                     help="without --accuracy: carry the accuracy rows over from the existing results JSON")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    if args.target == "aarch64":
+        return main_aarch64(args)
     patterns = ("2x4", "1:8") if args.quick else BLOCK_PATTERNS + NM_PATTERNS
     sparsities = (0.5, 0.75) if args.quick else SPARSITIES
     with tempfile.TemporaryDirectory(prefix="sparse-bench-") as tmp:

@@ -4,7 +4,8 @@ magnitude, in the block shape the sparse kernels skip (edgeprune/lower/isa/dsp_s
 Blocks are 2 output channels x `width` consecutive elements of the flattened filter (K = kh * kw * in_c,
 in_c innermost), aligned to multiples of `width` from 0: "2x4" is the DSP kernels' own block; "2x8" and
 "2x16" are coarser masks (unions of 2x4 blocks, cheaper indices in a future format, less accuracy);
-"n:m" keeps the n largest of every m consecutive 2x4 blocks along K (a fixed density per channel pair).
+"n:m" keeps the n largest of every m consecutive 2x4 blocks along K (a fixed density per channel pair);
+"8x4" is 8 output channels x 4 (the AArch64 NEON sparse kernels' block, edgeprune/lower/isa/neon_sparse.py).
 A block's magnitude is the L2 norm of its real-valued weights (int8 times the per-channel scale), so
 channels with different scales compare fairly. Zeroing int8 weights keeps them exact zeros; float
 weights stay exact zeros through symmetric int8 weight quantization (0 maps to 0).
@@ -25,7 +26,7 @@ import numpy as np
 from edgeprune.errors import EdgePruneError
 from edgeprune.ir import Graph, Op
 
-PATTERNS = ("2x4", "2x8", "2x16", "1:4", "1:8", "1:16", "2:8")
+PATTERNS = ("2x4", "2x8", "2x16", "1:4", "1:8", "1:16", "2:8", "8x4")
 # What the written .tflite holds (tests/backends/test_tflite_sparsity.py checks the reason).
 TFLITE_NOTE = ("weights written dense with exact zeros: LiteRT's reference FULLY_CONNECTED refuses int8 weights "
                "with TFLite sparsity metadata ('Unsupported sparse fully-connected weight format'); the C build "
@@ -46,11 +47,12 @@ def block_keep(rows: np.ndarray, sparsity: float, pattern: str) -> np.ndarray:
     """bool [rows][K]: the weights kept when `sparsity` of the blocks (or n:m) are zeroed by magnitude."""
     nm = re.fullmatch(r"(\d+):(\d+)", pattern)
     width = 4 if nm else int(pattern.split("x")[1])
+    height = 2 if nm else int(pattern.split("x")[0])  # "8x4": 8 output channels (the NEON kernels' block)
     r, k = rows.shape
-    r2, kb = (r + 1) // 2 * 2, -(-k // width) * width
+    r2, kb = -(-r // height) * height, -(-k // width) * width
     padded = np.zeros((r2, kb))
     padded[:r, :k] = rows
-    energy = (padded.reshape(r2 // 2, 2, kb // width, width) ** 2).sum(axis=(1, 3))  # [pairs][blocks]
+    energy = (padded.reshape(r2 // height, height, kb // width, width) ** 2).sum(axis=(1, 3))  # [pairs][blocks]
     if nm:
         n, m = int(nm.group(1)), int(nm.group(2))
         nb = energy.shape[1]
@@ -67,7 +69,7 @@ def block_keep(rows: np.ndarray, sparsity: float, pattern: str) -> np.ndarray:
         keep = np.ones(energy.size, dtype=bool)
         keep[np.argsort(energy.reshape(-1), kind="stable")[:drop]] = False
         keep = keep.reshape(energy.shape)
-    full = np.repeat(np.repeat(keep, 2, axis=0), width, axis=1)
+    full = np.repeat(np.repeat(keep, height, axis=0), width, axis=1)
     return full[:r, :k]
 
 

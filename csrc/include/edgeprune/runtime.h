@@ -9,6 +9,7 @@
 #include "edgeprune/kernels/conv_neon.h"
 #include "edgeprune/kernels/sparse_dsp.h"
 #include "edgeprune/kernels/sparse_mve.h"
+#include "edgeprune/kernels/sparse_neon.h"
 #include "edgeprune/kernels/elementwise.h"
 #include "edgeprune/kernels/pooling.h"
 #include "edgeprune/kernels/shape.h"
