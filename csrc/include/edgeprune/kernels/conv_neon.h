@@ -68,6 +68,11 @@ ep_status ep_conv2d_s8_neon(const ep_conv2d_s8_neon_params *params, const int8_t
                             int8_t *output);
 ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *params, const int8_t *input, void *scratch,
                             int8_t *output);
+/* AArch32 NEON (armv7-a, 32-bit Raspberry Pi OS; csrc/kernels/conv2d_s8_neon32.cc): the same params, filter
+ * layout (ep_conv2d_s8_neon's 4-channel panels, weights in [-127, 127]), rq and scratch as ep_conv2d_s8_neon; a
+ * GEMM tile of 2 pixels x 4 channels (VMULL + VMLAL + VPADAL). Elsewhere it returns EP_ERROR_ARGUMENT. */
+ep_status ep_conv2d_s8_neon32(const ep_conv2d_s8_neon_params *params, const int8_t *input, void *scratch,
+                              int8_t *output);
 
 /* DEPTHWISE_CONV_2D with depth_multiplier 1, 16 channels per step, two taps summed in int16 (SMULL + SMLAL, then
  * SADDW into int32; weights in [-127, 127]). Channel blocks: [16 i, 16 i + 16) for i < ceil(C/16) - 1, the last one
@@ -103,7 +108,7 @@ ep_status ep_avg_pool_s8_neon(const ep_avg_pool_s8_params *params, const int8_t 
 
 EP_EXTERN_C_END
 
-#if defined(__cplusplus) && defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__cplusplus) && defined(__ARM_NEON)  /* AArch64, and AArch32 for the *_neon32.cc kernels */
 #include <arm_neon.h>
 
 namespace ep {
@@ -133,7 +138,11 @@ static inline int32x4_t round_shift(int32x4_t v, int32x4_t rsh) {
  * to int16 before the offset and to int8 after it gives the same bytes as the reference's int32 clamp
  * (the clamp bounds lie inside int8). */
 static inline int8x8_t narrow(int32x4_t a, int32x4_t b, int16x8_t offset, int8x8_t lo, int8x8_t hi) {
+#if defined(__aarch64__)
   const int16x8_t v = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
+#else
+  const int16x8_t v = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), offset);
+#endif
   return vmin_s8(vmax_s8(vqmovn_s16(v), lo), hi);
 }
 

@@ -1,0 +1,77 @@
+"""AArch32 NEON int8 kernels (csrc/kernels/*_neon32.cc, target rpi4-armv7) against LiteRT's reference kernels, under
+qemu-arm -cpu cortex-a15 (armv7-a + NEON/VFPv4). The kernels only build for AArch32 NEON, so there is no host binding.
+
+The cases are the AArch64 NEON sweep's (tests/kernels/test_conv_neon.py, built on the Helium sweep: 1x1 and im2col
+GEMMs over strides, dilations, SAME/VALID padding, K and channel tails, batches, per-tensor and per-channel weights,
+every activation, multipliers > 1), plus the -128 weight fallback (the int16 pair sums need weights in
+[-127, 127]) and a check that the armv7 lowering picks the new kernels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeprune.backends.tflite_writer import graph_to_bytes
+from edgeprune.lower import lower_graph
+
+# The AArch64 NEON sweep's case builders (tests run with --import-mode=importlib: load the sibling module by path).
+_spec = importlib.util.spec_from_file_location("_neon_cases", Path(__file__).with_name("test_conv_neon.py"))
+_neon = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_neon)
+_graph, conv_op, dw_op, cases = _neon._graph, _neon.conv_op, _neon.dw_op, _neon.cases
+_clip_weights, _with_minus_128 = _neon._clip_weights, _neon._with_minus_128
+
+ARMV7_ISA = frozenset({"armv7-neon", "vfpv4"})
+
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-arm") is None or shutil.which("arm-linux-gnueabihf-g++") is None,
+                                reason="qemu-arm / arm-linux-gnueabihf-g++ not installed")
+
+
+def test_armv7_profile_isa_selects_neon32():
+    from edgeprune.targets import load_profile
+
+    assert set(load_profile("rpi4-armv7").isa) >= {"armv7-neon"}
+    assert "neon" not in set(load_profile("rpi4-armv7").isa)  # no AArch64 specializer applies
+
+
+def test_specializers_choose_neon32_kernels():
+    funcs = {c.func for c in lower_graph(_graph(cases("gemm", 0), "t"), ARMV7_ISA).calls}
+    assert funcs == {"ep_conv2d_s8_neon32"}
+    # A -128 weight: the int16 pair sums do not apply, the layer stays portable.
+    rng = np.random.default_rng(0)
+    ops = _with_minus_128([conv_op(rng, "a", 1, 5, 5, 16, 8, 3, 3)]) + _clip_weights([conv_op(rng, "b", 1, 5, 5, 16,
+                                                                                             8, 1, 1)])
+    assert [c.func for c in lower_graph(_graph(ops, "t"), ARMV7_ISA).calls] == ["ep_conv2d_s8", "ep_conv2d_s8_neon32"]
+
+
+def _build_and_verify(ops, name, tmp_path, inputs=2):
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(ops, name)))
+    build(model, load_profile("rpi4-armv7"), tmp_path / "out")
+    return verify(tmp_path / "out", inputs=inputs, qemu=True)
+
+
+@needs_qemu
+@pytest.mark.parametrize("seed", [1, 2])
+def test_neon32_conv_bit_exact(seed, tmp_path):
+    ops = cases("gemm", seed)
+    rng = np.random.default_rng(300 + seed)
+    # Small out_c (one zero-padded tile), odd pixel counts, a -128 weight (stays portable) next to NEON layers.
+    ops += _clip_weights([conv_op(rng, "q1", 1, 5, 3, 16, 3, 1, 1, padding="VALID"),
+                          conv_op(rng, "q2", 3, 3, 5, 7, 6, 3, 2, sh=2, sw=1, act="RELU6"),
+                          conv_op(rng, "q3", 1, 6, 6, 32, 17, 1, 1, sh=2, sw=2, padding="VALID"),
+                          conv_op(rng, "q4", 2, 9, 9, 3, 8, 5, 5, dh=2, dw=2, per_channel=True)])
+    ops += _with_minus_128([conv_op(rng, "q5", 1, 4, 4, 8, 4, 3, 3)])
+    result = _build_and_verify(ops, f"neon32_gemm_{seed}", tmp_path)
+    assert result["bit_exact"] is True, result
+    kernels = [layer["kernel"] for layer in result["layers"]]
+    assert kernels.count("ep_conv2d_s8_neon32") == len(ops) - 1 and kernels.count("ep_conv2d_s8") == 1, kernels
