@@ -9,8 +9,9 @@
 
 #include "edgeprune/arith.h"
 #include "edgeprune/kernels/conv_neon.h"
+#include "edgeprune/detail/neon32_compat.h"
 
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
 namespace {
 
 
@@ -409,7 +410,7 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
 
 extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *input,
                                                  const int8_t *filter, void *scratch, int8_t *output) {
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
       p->out_c != p->in_c || p->filter_h <= 0 || p->filter_w <= 0)
     return EP_ERROR_ARGUMENT;

@@ -1,10 +1,13 @@
-"""AArch32 NEON int8 kernels (csrc/kernels/*_neon32.cc, target rpi4-armv7) against LiteRT's reference kernels, under
-qemu-arm -cpu cortex-a15 (armv7-a + NEON/VFPv4). The kernels only build for AArch32 NEON, so there is no host binding.
+"""AArch32 NEON int8 kernels against LiteRT's reference kernels under qemu-arm -cpu cortex-a15 (armv7-a +
+NEON/VFPv4, target rpi4-armv7): csrc/kernels/conv2d_s8_neon32.cc, and the AArch64 intrinsic kernels for
+DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D and the FULLY_CONNECTED dot loop built for AArch32. They only build for
+AArch32 NEON, so there is no host binding.
 
 The cases are the AArch64 NEON sweep's (tests/kernels/test_conv_neon.py, built on the Helium sweep: 1x1 and im2col
 GEMMs over strides, dilations, SAME/VALID padding, K and channel tails, batches, per-tensor and per-channel weights,
-every activation, multipliers > 1), plus the -128 weight fallback (the int16 pair sums need weights in
-[-127, 127]) and a check that the armv7 lowering picks the new kernels.
+every activation, multipliers > 1; depthwise borders, strides, dilations and channel tails; FC depth tails, batches,
+per-channel weights; ADD sizes; average pool windows), plus the -128 weight fallback (the int16 pair sums need
+weights in [-127, 127]) and a check that the armv7 lowering picks the new kernels.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ _neon = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_neon)
 _graph, conv_op, dw_op, cases = _neon._graph, _neon.conv_op, _neon.dw_op, _neon.cases
 _clip_weights, _with_minus_128 = _neon._clip_weights, _neon._with_minus_128
+add_op, avg_pool_op, fc_op, dw_fc_cases = _neon.add_op, _neon.avg_pool_op, _neon._mve.fc_op, _neon._mve.dw_fc_cases
 
 ARMV7_ISA = frozenset({"armv7-neon", "vfpv4"})
 
@@ -47,6 +51,26 @@ def test_specializers_choose_neon32_kernels():
     ops = _with_minus_128([conv_op(rng, "a", 1, 5, 5, 16, 8, 3, 3)]) + _clip_weights([conv_op(rng, "b", 1, 5, 5, 16,
                                                                                              8, 1, 1)])
     assert [c.func for c in lower_graph(_graph(ops, "t"), ARMV7_ISA).calls] == ["ep_conv2d_s8", "ep_conv2d_s8_neon32"]
+    funcs = [c.func for c in sorted(lower_graph(_graph(dw_cases(0), "t"), ARMV7_ISA).calls, key=lambda c: c.op.index)]
+    assert funcs.count("ep_depthwise_conv2d_s8_neon") == 13 and funcs.count("ep_depthwise_conv2d_s8") == 1  # dm 2
+    assert funcs.count("ep_add_s8_neon") == 3 and "ep_add_s8" in funcs  # broadcasting stays portable
+    assert funcs.count("ep_fully_connected_s8") == 5  # the portable kernel, with its AArch32 NEON dot loop
+    pool = [avg_pool_op(rng, "p", 1, 8, 8, 64, 8, 8)]
+    assert [c.func for c in lower_graph(_graph(pool, "t"), ARMV7_ISA).calls] == ["ep_avg_pool_s8_neon"]
+    # Nothing AArch64-only applies to armv7 (no "neon" feature), and nothing of neon32 to AArch64.
+    assert not {c.func for c in lower_graph(_graph(cases("gemm", 0), "t"), {"neon"}).calls} & {"ep_conv2d_s8_neon32"}
+
+
+def dw_cases(seed):
+    """The Helium / AArch64 depthwise-FC-ADD sweep with weights in [-127, 127], 3x3 C >= 16 strides, dilations and
+    VALID, a longer FC (wrapping dot loop tails), a 16-element ADD with a tail."""
+    ops = _clip_weights(dw_fc_cases(seed))
+    rng = np.random.default_rng(100 + seed)
+    ops += _clip_weights([dw_op(rng, "s1", 2, 9, 8, 33, 3, 3, sh=2, sw=2, act="RELU"),
+                          dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
+                          dw_op(rng, "s3", 1, 7, 6, 48, 3, 3, sh=1, sw=2, padding="VALID")])
+    ops += [fc_op(rng, "f1", 2, 301, 7, per_channel=True, act="NONE"), add_op(rng, "big", (1, 9, 7, 16))]
+    return ops
 
 
 def _build_and_verify(ops, name, tmp_path, inputs=2):
@@ -75,3 +99,28 @@ def test_neon32_conv_bit_exact(seed, tmp_path):
     assert result["bit_exact"] is True, result
     kernels = [layer["kernel"] for layer in result["layers"]]
     assert kernels.count("ep_conv2d_s8_neon32") == len(ops) - 1 and kernels.count("ep_conv2d_s8") == 1, kernels
+
+
+@needs_qemu
+@pytest.mark.parametrize("seed", [1, 2])
+def test_neon32_depthwise_fc_add_bit_exact(seed, tmp_path):
+    ops = dw_cases(seed)
+    result = _build_and_verify(ops, f"neon32_dw_{seed}", tmp_path)
+    assert result["bit_exact"] is True, result
+    kernels = [layer["kernel"] for layer in result["layers"]]
+    assert kernels.count("ep_depthwise_conv2d_s8_neon") == 13 and kernels.count("ep_add_s8_neon") == 3, kernels
+
+
+@needs_qemu
+def test_neon32_avg_pool_bit_exact(tmp_path):
+    """ep_avg_pool_s8_neon on AArch32: 16-channel blocks and a tail, SAME borders, strides, batches, activations,
+    windows of more than 256 pixels."""
+    rng = np.random.default_rng(7)
+    ops = [avg_pool_op(rng, "a", 1, 8, 8, 64, 8, 8),
+           avg_pool_op(rng, "b", 2, 7, 9, 20, 3, 2, sh=2, sw=1, padding="SAME", act="RELU"),
+           avg_pool_op(rng, "c", 1, 5, 6, 5, 2, 3, sh=1, sw=3, padding="SAME", act="RELU6"),
+           avg_pool_op(rng, "d", 1, 18, 17, 32, 18, 17),
+           avg_pool_op(rng, "e", 1, 20, 20, 17, 17, 16, sh=3, sw=4, padding="SAME", act="RELU_N1_TO_1")]
+    result = _build_and_verify(ops, "neon32_avg_pool", tmp_path, inputs=3)
+    assert result["bit_exact"] is True, result
+    assert [layer["kernel"] for layer in result["layers"]] == ["ep_avg_pool_s8_neon"] * len(ops)

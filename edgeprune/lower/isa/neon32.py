@@ -1,6 +1,10 @@
 """AArch32 NEON specializations (armv7-a + NEON, 32-bit Raspberry Pi OS: target rpi4-armv7): int8 CONV_2D as the
 register-blocked GEMM of the AArch64 kernel (csrc/kernels/conv2d_s8_neon32.cc: same driver, weight panels, rq and
-scratch as ep_conv2d_s8_neon, a 2-pixel x 4-channel VMULL/VMLAL/VPADAL tile for AArch32's 16 q registers).
+scratch as ep_conv2d_s8_neon, a 2-pixel x 4-channel VMULL/VMLAL/VPADAL tile for AArch32's 16 q registers), and
+DEPTHWISE_CONV_2D, ADD and AVERAGE_POOL_2D on the AArch64 intrinsic kernels built for AArch32 (their AArch64-only
+intrinsics map onto AArch32 ones in csrc/include/edgeprune/detail/neon32_compat.h): the same kernel names, params
+and build-time layouts as on AArch64. FULLY_CONNECTED needs no specializer: ep_fully_connected_s8 has a NEON dot
+loop for AArch32 too.
 
 Every rewrite is the exact integer identity of the AArch64 one (edgeprune/lower/isa/neon.py): the input offset folded
 into the bias, per-channel requantization fields per 4-channel tile, filters packed into the micro-kernel's panels,
@@ -17,7 +21,7 @@ from edgeprune.lower.specialize import specializer
 
 PRIORITY = 20
 # Switch the specializers off to measure the portable kernels on rpi4-armv7 (bench/pi.py).
-ENABLED = {"conv": True}
+ENABLED = {"conv": True, "depthwise": True, "add": True, "avg_pool": True}
 
 
 @specializer("ep_conv2d_s8", requires={"armv7-neon"}, priority=PRIORITY)
@@ -53,3 +57,21 @@ def conv2d_neon32(call: KernelCall) -> KernelCall | None:
     scratch = Scratch(neon.gemm_scratch_bytes(params), name="im2col")
     return KernelCall(call.op, "ep_conv2d_s8_neon32", "ep_conv2d_s8_neon_params", params=params, consts=consts,
                       args=[call.args[0], scratch, call.args[3]])
+
+
+def _aarch64_kernel(kind: str, fn):
+    """The AArch64 specializer `fn` for armv7-neon (same kernel and layouts), switched by ENABLED[kind]."""
+
+    def specialize(call: KernelCall) -> KernelCall | None:
+        return fn(call) if ENABLED[kind] else None
+
+    specialize.__name__ = f"{fn.__name__}32"
+    return specialize
+
+
+depthwise_conv2d_neon32 = specializer("ep_depthwise_conv2d_s8", requires={"armv7-neon"}, priority=PRIORITY)(
+    _aarch64_kernel("depthwise", neon.depthwise_conv2d_neon))
+add_neon32 = specializer("ep_add_s8", requires={"armv7-neon"}, priority=PRIORITY)(
+    _aarch64_kernel("add", neon.add_neon))
+avg_pool_neon32 = specializer("ep_avg_pool_s8", requires={"armv7-neon"}, priority=PRIORITY)(
+    _aarch64_kernel("avg_pool", neon.avg_pool_neon))
