@@ -329,6 +329,13 @@ static void depthwise9_sdot(const ep_depthwise_conv2d_s8_neon_params *p, const i
 }
 #endif
 
+// AArch32 has 16 q registers, not 32: two pixels' accumulators and the 9 weight vectors would spill.
+#if defined(__aarch64__)
+constexpr bool kPixelPairs = true;
+#else
+constexpr bool kPixelPairs = false;
+#endif
+
 template <int TAPS, bool LEFT, bool RIGHT>
 static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
                       const int32_t *taps_in, const int8_t *filter, int8_t *colbuf, int8_t *dst) {
@@ -348,7 +355,7 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
   for (int32_t t = 0; t < (TAPS > 0 ? TAPS : 1); ++t) taps[t] = taps_in[t];
   const int32_t *tp = TAPS > 0 ? taps : taps_in;
   const size_t block_weights = (size_t)n_taps * 16u;
-  if (TAPS == 9 && C >= 16) {
+  if (TAPS == 9 && C >= 16 && kPixelPairs) {
     // Two pixels at a time (the second may start the next row), sharing the weight and requantization loads.
     const size_t xs = (size_t)p->stride_w * C, ys = (size_t)p->stride_h * g.padded_w * C;
     const int32_t pixels = p->out_h * p->out_w;

@@ -20,8 +20,9 @@
  *        multiplier and shifts (7 x 4 int32).
  *  - depthwise filters and rq packed per 16-channel block (see ep_depthwise_conv2d_s8_neon_params).
  *
- * Built for AArch64 NEON only (SDOT: __ARM_FEATURE_DOTPROD too); elsewhere every kernel returns
- * EP_ERROR_ARGUMENT. */
+ * Built for AArch64 NEON (SDOT: __ARM_FEATURE_DOTPROD too; ep_conv2d_s8_neon: AArch64 only). On AArch32 NEON
+ * (rpi4-armv7) ep_conv2d_s8_neon32 takes the GEMM, and the depthwise, ADD and average-pool kernels build from the
+ * same source through detail/neon32_compat.h. Elsewhere every kernel returns EP_ERROR_ARGUMENT. */
 #ifndef EDGEPRUNE_KERNELS_CONV_NEON_H
 #define EDGEPRUNE_KERNELS_CONV_NEON_H
 
