@@ -26,12 +26,12 @@ namespace {
   EP32_DOT(OP, "q6", "d26", "d27", "d20", "d21", "q15")         \
   EP32_DOT(OP, "q3", "d24", "d25", "d22", "d23", "q14")         \
   EP32_DOT(OP, "q7", "d26", "d27", "d22", "d23", "q15")
-// The weights of a step (64 bytes) and the two pixels' 16 bytes at k (pixel 1 = pixel 0 + delta).
+// The weights of a step (64 bytes) and the two pixels' next 16 bytes.
 #define EP32_LOAD                              \
   "vld1.8 {d16-d19}, [%[w]]!\n\t"              \
   "vld1.8 {d20-d23}, [%[w]]!\n\t"              \
-  "vld1.8 {d24-d25}, [%[k]], %[delta]\n\t"     \
-  "vld1.8 {d26-d27}, [%[k]]\n\t"
+  "vld1.8 {d24-d25}, [%[p0]]!\n\t"             \
+  "vld1.8 {d26-d27}, [%[p1]]!\n\t"
 #define EP32_LEFT_ON(a) "vshl.s32 " a ", " a ", q10\n\t"
 #define EP32_LEFT_OFF(a) ""
 #define EP32_FIX_ALL(a) "vsra.s32 " a ", " a ", #31\n\t"
@@ -48,23 +48,29 @@ namespace {
   "vpadd.i32 " a0 ", " a0 ", " a1 "\n\t"            \
   "vpadd.i32 " a1 ", " b0 ", " b1 "\n\t"
 
-// One 2 x 4 tile in one asm block: 32 instructions per 128 MACs per further step. Then the bias and requantization
-// (rq: bias, multiplier, left shift, right shift: q8-q11), narrowing with the output offset (q13) and the clamp
-// (d28, d29: consts) and two 4-byte stores, dst advancing by ostride.
+// One 2 x 4 tile in one asm block: 32 instructions per 128 MACs per further step. The GEMM row is `rows` runs of
+// `inner` contiguous 16-byte steps, `skip` bytes apart (one run for direct 1x1 and im2col rows; a window's filter rows
+// for segments), so the pixel loads post-increment. Then the bias and requantization (rq: bias, multiplier, left
+// shift, right shift: q8-q11), narrowing with the output offset (q13) and the clamp (d28, d29: consts) and two 4-byte
+// stores, dst advancing by ostride.
 #define EP32_TILE_ASM(LEFT, FIX)                                                                                    \
   __asm__ volatile(                                                                                                 \
-      "mov %[k], %[r0]\n\t"                                                                                         \
       EP32_LOAD                                                                                                     \
       EP32_DOTS("vpaddl.s16")                                                                                       \
-      "cmp %[count], #0\n\t"                                                                                        \
-      "beq 3f\n\t"                                                                                                  \
+      "subs %[count], %[inner], #1\n\t"                                                                             \
+      "beq 4f\n\t"                                                                                                  \
       "2:\n\t"                                                                                                      \
-      "ldr %[k], [%[offsets]], #4\n\t"                                                                              \
-      "add %[k], %[k], %[r0]\n\t"                                                                                   \
       EP32_LOAD                                                                                                     \
       EP32_DOTS("vpadal.s16")                                                                                       \
       "subs %[count], %[count], #1\n\t"                                                                             \
       "bne 2b\n\t"                                                                                                  \
+      "4:\n\t"                                                                                                      \
+      "subs %[rows], %[rows], #1\n\t"                                                                               \
+      "beq 3f\n\t"                                                                                                  \
+      "add %[p0], %[p0], %[skip]\n\t"                                                                               \
+      "add %[p1], %[p1], %[skip]\n\t"                                                                               \
+      "mov %[count], %[inner]\n\t"                                                                                  \
+      "b 2b\n\t"                                                                                                    \
       "3:\n\t"                                                                                                      \
       EP32_REDUCE("d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7")                                                   \
       EP32_REDUCE("d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15")                                             \
@@ -80,22 +86,26 @@ namespace {
       "vmin.s8 d0, d0, d29\n\t"                                                                                     \
       "vst1.32 {d0[0]}, [%[dst]], %[ostride]\n\t"                                                                   \
       "vst1.32 {d0[1]}, [%[dst]]\n\t"                                                                               \
-      : [w] "+r"(w), [count] "+r"(count), [k] "=&r"(k), [offsets] "+r"(offsets), [dst] "+r"(dst), [rq] "+r"(rq)  \
-      : [r0] "r"(r0), [delta] "r"(delta), [consts] "r"(consts), [ostride] "r"(ostride)                             \
+      : [w] "+r"(w), [count] "=&r"(count), [rows] "+r"(rows), [p0] "+r"(r0), [p1] "+r"(r1), [dst] "+r"(dst),      \
+        [rq] "+r"(rq)                                                                                               \
+      : [inner] "r"(run.inner), [skip] "r"(run.skip), [consts] "r"(consts), [ostride] "r"(ostride)                 \
       : "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",     \
         "d14", "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28",   \
         "d29", "d30", "d31")
+
+// The GEMM row as runs of contiguous 16-byte steps (see EP32_TILE_ASM).
+struct Runs {
+  intptr_t rows, inner, skip;
+};
 
 #define EP_LEFT32 1
 #define EP_ALL_RIGHT32 2
 
 template <int F>
 __attribute__((always_inline)) static inline void tile2x4(const int8_t *r0, const int8_t *r1, const int8_t *w,
-                                                          const ep::neon::Steps &steps, const int32_t *rq,
-                                                          const int8_t *consts, int8_t *dst, intptr_t ostride) {
-  intptr_t count = steps.count - 1, delta = r1 - r0;
-  const int8_t *k;
-  const int32_t *offsets = steps.offsets + 1;
+                                                          const Runs &run, const int32_t *rq, const int8_t *consts,
+                                                          int8_t *dst, intptr_t ostride) {
+  intptr_t count, rows = run.rows;
   if (F & EP_LEFT32) EP32_TILE_ASM(EP32_LEFT_ON, EP32_FIX_MASK);
   else if (F & EP_ALL_RIGHT32) EP32_TILE_ASM(EP32_LEFT_OFF, EP32_FIX_ALL);
   else EP32_TILE_ASM(EP32_LEFT_OFF, EP32_FIX_MASK);
@@ -117,6 +127,11 @@ struct Neon32Tile {
   // [out_c - 4, out_c) when out_c % 4 != 0: it overlaps the one before, so every tile stores whole).
   void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
                   int8_t *out, bool) const {
+    // The steps (driver offsets) as runs: segments are filter_h runs of segment_bytes, one padded row apart.
+    Runs run;
+    run.inner = p->segments && !p->direct ? ep::neon::segment_bytes(p) / 16 : steps.count;
+    run.rows = steps.count / run.inner;
+    run.skip = run.rows > 1 ? steps.offsets[run.inner] - 16 * run.inner : 0;
     const int32_t out_c = p->out_c;
     const int8_t *w = p->filter;
     const int32_t *rq = p->rq;
@@ -127,10 +142,10 @@ struct Neon32Tile {
       for (int32_t i = 0; i < n; i += 2) {
         int8_t *dst = out + (size_t)i * out_c + oc;
         if (width == 4 && i + 1 < n) {
-          tile2x4<F>(rows[i], rows[i + 1], w, steps, rq, consts, dst, out_c);
+          tile2x4<F>(rows[i], rows[i + 1], w, run, rq, consts, dst, out_c);
           continue;
         }
-        tile2x4<F>(rows[i], rows[i + 1], w, steps, rq, consts, tmp, 4);
+        tile2x4<F>(rows[i], rows[i + 1], w, run, rq, consts, tmp, 4);
         for (int32_t j = 0; j < 2 && i + j < n; ++j)
           for (int32_t o = 0; o < width; ++o) dst[(size_t)j * out_c + o] = tmp[4 * j + o];
       }
