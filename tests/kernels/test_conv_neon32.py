@@ -21,6 +21,7 @@ import pytest
 
 from edgeprune.backends.tflite_writer import graph_to_bytes
 from edgeprune.lower import lower_graph
+from edgeprune.testing.single_op import qparams
 
 # The AArch64 NEON sweep's case builders (tests run with --import-mode=importlib: load the sibling module by path).
 _spec = importlib.util.spec_from_file_location("_neon_cases", Path(__file__).with_name("test_conv_neon.py"))
@@ -52,7 +53,7 @@ def test_specializers_choose_neon32_kernels():
                                                                                              8, 1, 1)])
     assert [c.func for c in lower_graph(_graph(ops, "t"), ARMV7_ISA).calls] == ["ep_conv2d_s8", "ep_conv2d_s8_neon32"]
     funcs = [c.func for c in sorted(lower_graph(_graph(dw_cases(0), "t"), ARMV7_ISA).calls, key=lambda c: c.op.index)]
-    assert funcs.count("ep_depthwise_conv2d_s8_neon") == 13 and funcs.count("ep_depthwise_conv2d_s8") == 1  # dm 2
+    assert funcs.count("ep_depthwise_conv2d_s8_neon") == 15 and funcs.count("ep_depthwise_conv2d_s8") == 1  # dm 2
     assert funcs.count("ep_add_s8_neon") == 3 and "ep_add_s8" in funcs  # broadcasting stays portable
     assert funcs.count("ep_fully_connected_s8") == 5  # the portable kernel, with its AArch32 NEON dot loop
     pool = [avg_pool_op(rng, "p", 1, 8, 8, 64, 8, 8)]
@@ -70,6 +71,14 @@ def dw_cases(seed):
                           dw_op(rng, "s2", 1, 9, 9, 20, 3, 3, dh=2, dw=2),
                           dw_op(rng, "s3", 1, 7, 6, 48, 3, 3, sh=1, sw=2, padding="VALID")])
     ops += [fc_op(rng, "f1", 2, 301, 7, per_channel=True, act="NONE"), add_op(rng, "big", (1, 9, 7, 16))]
+    # 3x3, C >= 16 (the AArch32 asm block) in each requantization variant: some channel shifting left (effective
+    # multipliers up to 4), the largest multiplier in [0.5, 1) (a zero shift: the masked rounding fixup), and
+    # (usually, from the random scales) every shift negative.
+    for tag, ratio in (("v1", 4.0), ("v2", 0.8)):
+        op = dw_op(rng, tag, 1, 6, 7, 32, 3, 3, act="NONE")
+        s_in, s_w = float(op.inputs[0].quant.scale[0]), float(np.max(op.inputs[1].quant.scale))
+        op.outputs[0].quant = qparams(s_in * s_w / ratio, int(op.outputs[0].quant.zero_point[0]))
+        ops += _clip_weights([op])
     return ops
 
 
@@ -108,7 +117,7 @@ def test_neon32_depthwise_fc_add_bit_exact(seed, tmp_path):
     result = _build_and_verify(ops, f"neon32_dw_{seed}", tmp_path)
     assert result["bit_exact"] is True, result
     kernels = [layer["kernel"] for layer in result["layers"]]
-    assert kernels.count("ep_depthwise_conv2d_s8_neon") == 13 and kernels.count("ep_add_s8_neon") == 3, kernels
+    assert kernels.count("ep_depthwise_conv2d_s8_neon") == 15 and kernels.count("ep_add_s8_neon") == 3, kernels
 
 
 @needs_qemu
