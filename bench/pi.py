@@ -1,4 +1,4 @@
-"""Benchmark: the shared int8 models on the Raspberry Pi profiles under qemu-aarch64, against LiteRT.
+"""Benchmark: the shared int8 models on the Raspberry Pi profiles under qemu-aarch64 / qemu-arm, against LiteRT.
 
 For each model and target (rpi4 = -cpu cortex-a72: SMLAL/SADALP kernels; rpi5 = -cpu cortex-a76: SDOT): instructions
 per inference (exact, QEMU TCG plugin) and per MAC with the portable kernels ("before") and the NEON kernels, next to
@@ -7,9 +7,13 @@ CPUs, same input pattern), the 0.7x goal (of the smaller LiteRT count) and the a
 instructions (SDOT: 16 MACs per instruction; SMULL + SMLAL2 + SADALP: 16 MACs per 3 instructions). Each model is
 also pruned (one-shot channel pruning to --prune of its MACs) and run on the same dense kernels, with the ratio of
 its count to the dense model's. Every run is checked bit-exact against LiteRT's reference kernels.
-Writes OUT.json (with the per-layer profiles) and OUT.md, prints the table.
+rpi4-armv7 (32-bit Raspberry Pi OS, qemu-arm -cpu cortex-a15: the AArch32 NEON kernels, *_neon32.cc) has no LiteRT
+baseline: its rows compare with the portable kernels only.
+Writes OUT.json (with the per-layer profiles) and OUT.md, prints the table. --merge keeps OUT.json's rows of the
+targets not measured in this run.
 
-Usage: python bench/pi.py [--models DIR] [--targets rpi4,rpi5] [--prune 50%] [--no-before] [--out bench/results/pi]
+Usage: python bench/pi.py [--models DIR] [--targets rpi4,rpi5,rpi4-armv7] [--prune 50%] [--no-before] [--merge]
+                          [--out bench/results/pi]
 """
 
 from __future__ import annotations
@@ -26,25 +30,29 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 MODELS = ("kws_ref_model.tflite", "resnet8_cifar10_int8.tflite")
 GOAL = 0.7
-FLOOR_MACS_PER_INSTRUCTION = {"rpi4": 16 / 3, "rpi5": 16.0}
+FLOOR_MACS_PER_INSTRUCTION = {"rpi4": 16 / 3, "rpi5": 16.0, "rpi4-armv7": 16 / 3}  # armv7: VMULL + VMLAL + VPADAL
 
 
 def measure(model: Path, target: str, neon: bool = True) -> dict:
     from edgeprune.lower.isa import neon as neon_isa
+    from edgeprune.lower.isa import neon32 as neon32_isa
     from edgeprune.pipeline import build
     from edgeprune.targets import load_profile
     from edgeprune.verify import verify
 
-    saved = dict(neon_isa.ENABLED)
+    saved, saved32 = dict(neon_isa.ENABLED), dict(neon32_isa.ENABLED)
     try:
         for key in neon_isa.ENABLED:
             neon_isa.ENABLED[key] = neon
+        for key in neon32_isa.ENABLED:
+            neon32_isa.ENABLED[key] = neon
         with tempfile.TemporaryDirectory(prefix="edgeprune-bench-") as tmp:
             out = Path(tmp) / "out"
             report = build(model, load_profile(target), out)
             r = verify(out, inputs=1, qemu=True)
     finally:
         neon_isa.ENABLED.update(saved)
+        neon32_isa.ENABLED.update(saved32)
     macs = int(report["macs"])
     return {"model": model.name, "target": target, "kernels": "neon" if neon else "portable",
             "bit_exact": r["bit_exact"], "macs": macs, "instructions": r["instructions"],
@@ -89,12 +97,14 @@ def markdown(rows: list[dict]) -> str:
             num(lt.get("builtin_optimized")), num(r.get("ratio_to_litert_min"), "{:.2f}x"),
             num(r.get("goal_instructions")), {True: "yes", False: "no"}.get(r.get("goal_met"), "-"),
             num(r.get("floor_instructions"))]) + " |")
-    notes = ("\nInstructions per inference under qemu-aarch64 (-cpu cortex-a72 for rpi4, cortex-a76 for rpi5), input "
+    notes = ("\nInstructions per inference under qemu-aarch64 (-cpu cortex-a72 for rpi4, cortex-a76 for rpi5) and "
+             "qemu-arm (-cpu cortex-a15 for rpi4-armv7, 32-bit Raspberry Pi OS: no LiteRT baseline), input "
              "pattern ((i*37+11) % 256) - 128. LiteRT: ai-edge-litert single-threaded, same CPUs and input "
              "(../shared/baselines/litert_aarch64.json); XNNPACK and the optimized builtin kernels are not always "
              "bit-exact with the reference, ours are. Goal: at most 0.7x the smaller LiteRT count. MAC floor: the "
              "instructions the multiply-accumulates alone need (SDOT 16 MACs each; SMULL + SMLAL2 + SADALP 16 MACs "
-             "per 3). Pruned rows: one-shot channel pruning to the given share of MACs, on the same dense kernels "
+             "per 3; armv7 VMULL + VMLAL + VPADAL the same). Pruned rows"
+             ": one-shot channel pruning to the given share of MACs, on the same dense kernels "
              "(no LiteRT baseline).\n")
     return "\n".join(lines) + "\n" + notes
 
@@ -106,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default="rpi4,rpi5")
     ap.add_argument("--prune", default="50%", help="MACs share of the pruned variant ('' to skip)")
     ap.add_argument("--no-before", action="store_true", help="skip the portable-kernel runs")
+    ap.add_argument("--merge", action="store_true", help="keep OUT.json's rows of the targets not measured now")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pi", help="writes OUT.json and OUT.md")
     args = ap.parse_args(argv)
 
@@ -137,12 +148,22 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  {row['model']} on {target}: {row['instructions']:,} instructions "
                               f"({row['ratio_to_dense']:.2f}x the dense model)", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    measured = set(args.targets.split(","))
+    if args.merge and args.out.with_suffix(".json").is_file():
+        kept = [r for r in json.loads(args.out.with_suffix(".json").read_text())["rows"] if r["target"] not in measured]
+        rows = kept + rows
     table = markdown(rows)
     pruned_lines = [f"- {r['model']} on {r['target']}: {r['instructions']:,} instructions, {r['macs']:,} MACs, "
                     f"{r['ratio_to_dense']:.2f}x the dense model's instructions" for r in rows if "ratio_to_dense" in r]
     if pruned_lines:
         table += "\nPruned vs dense (NEON kernels):\n" + "\n".join(pruned_lines) + "\n"
     payload = {"baselines": str(args.baselines), "rows": rows}
+    ratios = [f"- {b['model'].removesuffix('.tflite')} on {b['target']}: portable {b['instructions']:,} -> NEON "
+              f"{n['instructions']:,} instructions = {n['instructions'] / b['instructions']:.2f}x"
+              for b, n in zip(rows, rows[1:]) if b["target"] == "rpi4-armv7" and b["kernels"] == "portable"
+              and n["kernels"] == "neon" and n["model"] == b["model"] and n["target"] == b["target"]]
+    if ratios:
+        table += "\nrpi4-armv7 (AArch32 NEON vs the portable kernels, no LiteRT baseline):\n" + "\n".join(ratios) + "\n"
     args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(table)
     print(table)

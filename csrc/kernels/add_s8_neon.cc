@@ -2,8 +2,9 @@
 // vector MultiplyByQuantizedMultiplier of conv_neon.h. Bit-exact with ep_add_s8.
 #include "edgeprune/arith.h"
 #include "edgeprune/kernels/conv_neon.h"
+#include "edgeprune/detail/neon32_compat.h"
 
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
 namespace {
 
 // MultiplyByQuantizedMultiplier with a shift <= 0 (ADD's rescales): no left shift. KIND: ANY_SHIFT (masked rounding
@@ -94,7 +95,7 @@ static inline int32_t scalar_add(const ep_add_s8_params *p, int8_t x, int8_t y) 
 #endif
 
 extern "C" ep_status ep_add_s8_neon(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
   if (p->broadcast || p->left_shift < 0 || p->left_shift > 20 || p->input1_shift > 0 || p->input2_shift > 0 ||
       p->output_shift > 0)
     return EP_ERROR_ARGUMENT;

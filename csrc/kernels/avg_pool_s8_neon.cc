@@ -3,10 +3,11 @@
 // zero). Bit-exact with ep_avg_pool_s8.
 #include "edgeprune/arith.h"
 #include "edgeprune/kernels/conv_neon.h"
+#include "edgeprune/detail/neon32_compat.h"
 
 extern "C" ep_status ep_avg_pool_s8_neon(const ep_avg_pool_s8_params *p, const int8_t *input, int8_t *output,
                                          void *scratch) {
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
   const int32_t C = p->channels, H = p->in_h, W = p->in_w;
   if (C <= 0 || p->stride_h <= 0 || p->stride_w <= 0 || p->filter_h <= 0 || p->filter_w <= 0) return EP_ERROR_ARGUMENT;
   int32_t *acc = (int32_t *)scratch;

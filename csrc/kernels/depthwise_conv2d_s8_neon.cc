@@ -9,8 +9,9 @@
 
 #include "edgeprune/arith.h"
 #include "edgeprune/kernels/conv_neon.h"
+#include "edgeprune/detail/neon32_compat.h"
 
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
 namespace {
 
 
@@ -328,6 +329,87 @@ static void depthwise9_sdot(const ep_depthwise_conv2d_s8_neon_params *p, const i
 }
 #endif
 
+#if !defined(__aarch64__)
+// AArch32: one 16-channel block of a 3x3 window in one asm block (AArch32 loads have no immediate offsets, so the
+// intrinsic version spends an address add on most loads). x: the block's channels at the first tap; the taps are
+// walked row by row, dx (dilation_w * C) apart, then ynext to the next window row. Weights [9][16], rq [4][16] (as
+// block16_9), consts: output offset (8 x int16), act_min (16 x int8), act_max (16 x int8). Same sums (the pair sums
+// in int16, SADDW into int32) and requantization as block16_9.
+// Tap loads: INC steps to the next tap of the row, ROW to the next window row's first tap.
+#define EP32_DW_INC(d) "vld1.8 {" d "}, [%[x]], %[dx]\n\t"
+#define EP32_DW_ROW(d) "vld1.8 {" d "}, [%[x]]\n\t" "add %[x], %[x], %[ynext]\n\t"
+#define EP32_DW_PAIR(L0, L1)                                                      \
+  L0("d16-d17") L1("d22-d23")                                                     \
+  "vld1.8 {d18-d21}, [%[w]]!\n\t"                                                \
+  "vmull.s8 q12, d16, d18\n\t" "vmull.s8 q13, d17, d19\n\t"                     \
+  "vmlal.s8 q12, d22, d20\n\t" "vmlal.s8 q13, d23, d21\n\t"                     \
+  "vaddw.s16 q0, q0, d24\n\t" "vaddw.s16 q1, q1, d25\n\t"                       \
+  "vaddw.s16 q2, q2, d26\n\t" "vaddw.s16 q3, q3, d27\n\t"
+// Taps 0-8 in rows of 3: (0 1) (2 | 3) (4 5 |) (6 7) (8); "|" = the step to the next window row.
+#define EP32_DW_LEFT_ON                                                           \
+  "vld1.32 {d24-d27}, [%[rq]]!\n\t" "vld1.32 {d28-d31}, [%[rq]]!\n\t"             \
+  "vshl.s32 q0, q0, q12\n\t" "vshl.s32 q1, q1, q13\n\t"                         \
+  "vshl.s32 q2, q2, q14\n\t" "vshl.s32 q3, q3, q15\n\t"
+#define EP32_DW_LEFT_OFF "add %[rq], %[rq], #64\n\t"
+#define EP32_DW_FIX_ALL                                                           \
+  "vsra.s32 q0, q0, #31\n\t" "vsra.s32 q1, q1, #31\n\t"                         \
+  "vsra.s32 q2, q2, #31\n\t" "vsra.s32 q3, q3, #31\n\t"
+#define EP32_DW_FIX_MASK                                                          \
+  "vand q12, q0, q8\n\t" "vand q13, q1, q9\n\t"                                 \
+  "vand q14, q2, q10\n\t" "vand q15, q3, q11\n\t"                               \
+  "vsra.s32 q0, q12, #31\n\t" "vsra.s32 q1, q13, #31\n\t"                       \
+  "vsra.s32 q2, q14, #31\n\t" "vsra.s32 q3, q15, #31\n\t"
+#define EP32_DW_ASM(LEFT, FIX)                                                    \
+  __asm__ volatile(                                                               \
+      "vld1.32 {d0-d3}, [%[rq]]!\n\t"                                             \
+      "vld1.32 {d4-d7}, [%[rq]]!\n\t"                                             \
+      EP32_DW_PAIR(EP32_DW_INC, EP32_DW_INC) EP32_DW_PAIR(EP32_DW_ROW, EP32_DW_INC) \
+      EP32_DW_PAIR(EP32_DW_INC, EP32_DW_ROW) EP32_DW_PAIR(EP32_DW_INC, EP32_DW_INC) \
+      "vld1.8 {d16-d17}, [%[x]]\n\t"                                              \
+      "vld1.8 {d18-d19}, [%[w]]\n\t"                                              \
+      "vmull.s8 q12, d16, d18\n\t" "vmull.s8 q13, d17, d19\n\t"                  \
+      "vaddw.s16 q0, q0, d24\n\t" "vaddw.s16 q1, q1, d25\n\t"                    \
+      "vaddw.s16 q2, q2, d26\n\t" "vaddw.s16 q3, q3, d27\n\t"                    \
+      "vld1.32 {d16-d19}, [%[rq]]!\n\t"                                           \
+      "vld1.32 {d20-d23}, [%[rq]]!\n\t"                                           \
+      LEFT                                                                        \
+      "vqrdmulh.s32 q0, q0, q8\n\t" "vqrdmulh.s32 q1, q1, q9\n\t"                \
+      "vqrdmulh.s32 q2, q2, q10\n\t" "vqrdmulh.s32 q3, q3, q11\n\t"              \
+      "vld1.32 {d16-d19}, [%[rq]]!\n\t"                                           \
+      "vld1.32 {d20-d23}, [%[rq]]\n\t"                                            \
+      FIX                                                                         \
+      "vrshl.s32 q0, q0, q8\n\t" "vrshl.s32 q1, q1, q9\n\t"                      \
+      "vrshl.s32 q2, q2, q10\n\t" "vrshl.s32 q3, q3, q11\n\t"                    \
+      "vqmovn.s32 d0, q0\n\t" "vqmovn.s32 d1, q1\n\t"                            \
+      "vqmovn.s32 d2, q2\n\t" "vqmovn.s32 d3, q3\n\t"                            \
+      "vld1.8 {d26-d27}, [%[consts]]!\n\t"                                        \
+      "vld1.8 {d28-d31}, [%[consts]]\n\t"                                         \
+      "vqadd.s16 q0, q0, q13\n\t" "vqadd.s16 q1, q1, q13\n\t"                    \
+      "vqmovn.s16 d0, q0\n\t" "vqmovn.s16 d1, q1\n\t"                            \
+      "vmax.s8 q0, q0, q14\n\t" "vmin.s8 q0, q0, q15\n\t"                        \
+      "vst1.8 {d0-d1}, [%[dst]]\n\t"                                              \
+      : [x] "+r"(x), [w] "+r"(w), [rq] "+r"(rq), [consts] "+r"(consts)            \
+      : [dx] "r"(dx), [ynext] "r"(ynext), [dst] "r"(dst)                          \
+      : "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d16", "d17", "d18", "d19", "d20", "d21",  \
+        "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30", "d31")
+
+template <bool LEFT, bool RIGHT>
+static inline void block16_9_a32(const int8_t *x, intptr_t dx, intptr_t ynext, const int8_t *w, const int32_t *rq,
+                                 const int8_t *consts, int8_t *dst) {
+  if (LEFT && RIGHT) EP32_DW_ASM(EP32_DW_LEFT_ON, EP32_DW_FIX_ALL);
+  else if (LEFT) EP32_DW_ASM(EP32_DW_LEFT_ON, EP32_DW_FIX_MASK);
+  else if (RIGHT) EP32_DW_ASM(EP32_DW_LEFT_OFF, EP32_DW_FIX_ALL);
+  else EP32_DW_ASM(EP32_DW_LEFT_OFF, EP32_DW_FIX_MASK);
+}
+#endif
+
+// AArch32 has 16 q registers, not 32: two pixels' accumulators and the 9 weight vectors would spill.
+#if defined(__aarch64__)
+constexpr bool kPixelPairs = true;
+#else
+constexpr bool kPixelPairs = false;
+#endif
+
 template <int TAPS, bool LEFT, bool RIGHT>
 static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
                       const int32_t *taps_in, const int8_t *filter, int8_t *colbuf, int8_t *dst) {
@@ -342,12 +424,18 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
   const int32_t C = p->in_c, n_taps = p->filter_h * p->filter_w, blocks = (C + 15) / 16;
   const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
   const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
+#if !defined(__aarch64__)
+  int8_t consts[48];  // block16_9_a32: output offset (8 x int16), act_min (16 x int8), act_max (16 x int8)
+  vst1q_s16((int16_t *)(void *)consts, offset);
+  vst1q_s8(consts + 16, vcombine_s8(lo, lo));
+  vst1q_s8(consts + 32, vcombine_s8(hi, hi));
+#endif
   // The tap offsets in registers when the filter size is known.
   int32_t taps[TAPS > 0 ? TAPS : 1];
   for (int32_t t = 0; t < (TAPS > 0 ? TAPS : 1); ++t) taps[t] = taps_in[t];
   const int32_t *tp = TAPS > 0 ? taps : taps_in;
   const size_t block_weights = (size_t)n_taps * 16u;
-  if (TAPS == 9 && C >= 16) {
+  if (TAPS == 9 && C >= 16 && kPixelPairs) {
     // Two pixels at a time (the second may start the next row), sharing the weight and requantization loads.
     const size_t xs = (size_t)p->stride_w * C, ys = (size_t)p->stride_h * g.padded_w * C;
     const int32_t pixels = p->out_h * p->out_w;
@@ -384,6 +472,13 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
 #pragma GCC unroll 1
         for (int32_t i = 0; i < blocks; ++i) {
           const int32_t c = i + 1 < blocks ? 16 * i : C - 16;
+#if !defined(__aarch64__)
+          if (TAPS == 9 && p->filter_h == 3) {
+            block16_9_a32<LEFT, RIGHT>(window + c, tp[1], tp[3] - 2 * tp[1], p->filter + (size_t)i * block_weights,
+                                       p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, consts, dst + c);
+            continue;
+          }
+#endif
           if (TAPS == 9) {
             block16_9<LEFT, RIGHT>(window + c, tp, p->filter + (size_t)i * block_weights,
                             p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
@@ -409,7 +504,7 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
 
 extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *input,
                                                  const int8_t *filter, void *scratch, int8_t *output) {
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)  // AArch64, and AArch32 (rpi4-armv7) via neon32_compat.h
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
       p->out_c != p->in_c || p->filter_h <= 0 || p->filter_w <= 0)
     return EP_ERROR_ARGUMENT;

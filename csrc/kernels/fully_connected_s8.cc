@@ -1,7 +1,7 @@
 // FULLY_CONNECTED, int8 (TFLite reference FullyConnected / FullyConnectedPerChannel). The reference
 // rescales the int32 accumulator in double: round(acc * in_scale * filter_scale / out_scale).
 #include <math.h>
-#if defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__ARM_NEON)
 #include <arm_neon.h>
 #endif
 
@@ -31,6 +31,19 @@ extern "C" ep_status ep_fully_connected_s8(const ep_fully_connected_s8_params *p
           a1 = vmlal_high_s16(a1, xv, wv);
         }
         acc = vaddvq_s32(vaddq_s32(a0, a1));
+      }
+#elif defined(__ARM_NEON)
+      {  // AArch32 (rpi4-armv7): the same 8 products per step, int32 lanes summed at the end (wrapping as above)
+        const int16x8_t io = vdupq_n_s16((int16_t)input_offset), wo = vdupq_n_s16((int16_t)weights_offset);
+        int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0);
+        for (; d + 8 <= depth; d += 8) {
+          const int16x8_t xv = vaddw_s8(io, vld1_s8(x + d)), wv = vaddw_s8(wo, vld1_s8(w + d));
+          a0 = vmlal_s16(a0, vget_low_s16(xv), vget_low_s16(wv));
+          a1 = vmlal_s16(a1, vget_high_s16(xv), vget_high_s16(wv));
+        }
+        const int32x4_t s4 = vaddq_s32(a0, a1);
+        const int32x2_t s2 = vpadd_s32(vget_low_s32(s4), vget_high_s32(s4));
+        acc = vget_lane_s32(vpadd_s32(s2, s2), 0);
       }
 #endif
       for (; d < depth; ++d) acc += ((int32_t)w[d] + weights_offset) * ((int32_t)x[d] + input_offset);

@@ -8,7 +8,11 @@
 
 #include "edgeprune/kernels/conv_neon.h"
 
-#if defined(__aarch64__) && defined(__ARM_NEON)
+/* AArch64 and (conv2d_s8_neon32.cc) AArch32 NEON: the driver only uses intrinsics both have, apart from the 64-byte
+ * copies (AArch64 only). */
+#if defined(__ARM_NEON)
+#include <arm_neon.h>
+
 // Requantization variants of the GEMM tiles (template flags).
 #define EP_LEFT 1       /* some channel shifts left first */
 #define EP_ALL_RIGHT 2  /* every channel shifts right (unmasked rounding fixup) */
@@ -20,7 +24,9 @@ namespace neon {
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
   if (n >= 16) {  // 64- then 16-byte steps, the last one overlapping the previous
     int32_t i = 0;
+#if defined(__aarch64__)
     for (; i + 64 <= n; i += 64) vst1q_s8_x4(dst + i, vld1q_s8_x4(src + i));
+#endif
     for (; i + 16 < n; i += 16) vst1q_s8(dst + i, vld1q_s8(src + i));
     vst1q_s8(dst + n - 16, vld1q_s8(src + n - 16));
   } else if (n >= 8) {
@@ -37,10 +43,12 @@ static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
 static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
   const int8x16_t v = vdupq_n_s8(value);
   if (n >= 16) {  // 64- then 16-byte steps, the last one overlapping the previous
+    int32_t i = 0;
+#if defined(__aarch64__)
     int8x16x4_t v4;
     v4.val[0] = v4.val[1] = v4.val[2] = v4.val[3] = v;
-    int32_t i = 0;
     for (; i + 64 <= n; i += 64) vst1q_s8_x4(dst + i, v4);
+#endif
     for (; i + 16 < n; i += 16) vst1q_s8(dst + i, v);
     vst1q_s8(dst + n - 16, v);
     return;

@@ -20,8 +20,9 @@
  *        multiplier and shifts (7 x 4 int32).
  *  - depthwise filters and rq packed per 16-channel block (see ep_depthwise_conv2d_s8_neon_params).
  *
- * Built for AArch64 NEON only (SDOT: __ARM_FEATURE_DOTPROD too); elsewhere every kernel returns
- * EP_ERROR_ARGUMENT. */
+ * Built for AArch64 NEON (SDOT: __ARM_FEATURE_DOTPROD too; ep_conv2d_s8_neon: AArch64 only). On AArch32 NEON
+ * (rpi4-armv7) ep_conv2d_s8_neon32 takes the GEMM, and the depthwise, ADD and average-pool kernels build from the
+ * same source through detail/neon32_compat.h. Elsewhere every kernel returns EP_ERROR_ARGUMENT. */
 #ifndef EDGEPRUNE_KERNELS_CONV_NEON_H
 #define EDGEPRUNE_KERNELS_CONV_NEON_H
 
@@ -68,6 +69,11 @@ ep_status ep_conv2d_s8_neon(const ep_conv2d_s8_neon_params *params, const int8_t
                             int8_t *output);
 ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *params, const int8_t *input, void *scratch,
                             int8_t *output);
+/* AArch32 NEON (armv7-a, 32-bit Raspberry Pi OS; csrc/kernels/conv2d_s8_neon32.cc): the same params, filter
+ * layout (ep_conv2d_s8_neon's 4-channel panels, weights in [-127, 127]), rq and scratch as ep_conv2d_s8_neon; a
+ * GEMM tile of 2 pixels x 4 channels (VMULL + VMLAL + VPADAL). Elsewhere it returns EP_ERROR_ARGUMENT. */
+ep_status ep_conv2d_s8_neon32(const ep_conv2d_s8_neon_params *params, const int8_t *input, void *scratch,
+                              int8_t *output);
 
 /* DEPTHWISE_CONV_2D with depth_multiplier 1, 16 channels per step, two taps summed in int16 (SMULL + SMLAL, then
  * SADDW into int32; weights in [-127, 127]). Channel blocks: [16 i, 16 i + 16) for i < ceil(C/16) - 1, the last one
@@ -103,7 +109,7 @@ ep_status ep_avg_pool_s8_neon(const ep_avg_pool_s8_params *params, const int8_t 
 
 EP_EXTERN_C_END
 
-#if defined(__cplusplus) && defined(__aarch64__) && defined(__ARM_NEON)
+#if defined(__cplusplus) && defined(__ARM_NEON)  /* AArch64, and AArch32 for the *_neon32.cc kernels */
 #include <arm_neon.h>
 
 namespace ep {
@@ -133,7 +139,11 @@ static inline int32x4_t round_shift(int32x4_t v, int32x4_t rsh) {
  * to int16 before the offset and to int8 after it gives the same bytes as the reference's int32 clamp
  * (the clamp bounds lie inside int8). */
 static inline int8x8_t narrow(int32x4_t a, int32x4_t b, int16x8_t offset, int8x8_t lo, int8x8_t hi) {
+#if defined(__aarch64__)
   const int16x8_t v = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a), b), offset);
+#else
+  const int16x8_t v = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), offset);
+#endif
   return vmin_s8(vmax_s8(vqmovn_s16(v), lo), hi);
 }
 
