@@ -399,9 +399,10 @@ def _add_prune_arguments(p) -> None:
                    "refit by least squares; PyTorch: masks kept while fine-tuning); auto: channels are pruned for "
                    "the MACs/FLOPs/params/RAM budgets and the smallest sparsity meeting --flash and --latency "
                    "is taken")
-    o.add_argument("--sparsity-pattern", default="2x4",
-                   help="2x4 (default), 2x8, 2x16: blocks of 2 output channels x 4/8/16 inputs; n:m (1:4, 2:8, "
-                   "1:8, 1:16): the n largest of every m 2x4 blocks along the input (fixed density, "
+    o.add_argument("--sparsity-pattern",
+                   help="2x4, 2x8, 2x16: blocks of 2 output channels x 4/8/16 inputs (the Cortex-M DSP kernels; "
+                   "default there); 8x4: 8 output channels x 4 inputs (the NEON kernels; default on rpi4/rpi5); "
+                   "n:m (1:4, 2:8, 1:8, 1:16): the n largest of every m 2x4 blocks along the input (fixed density, "
                    "--sparsity ignored)")
 
 

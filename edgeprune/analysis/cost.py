@@ -6,7 +6,7 @@ the weight density of block-sparse layers (non-zero MACs; the latency estimate c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,8 @@ class LayerCost:
     weight_bytes: int
     activation_bytes: int  # bytes of the op's outputs
     density: float = 1.0  # share of non-zero weights of a CONV_2D / FULLY_CONNECTED filter (block sparsity)
+    # share of non-empty blocks of (rows) output channels x 4 filter inputs, by rows (2: Armv7E-M DSP, 8: NEON)
+    block_density: dict[int, float] = field(default_factory=dict)
 
     @property
     def nonzero_macs(self) -> int:
@@ -87,6 +89,25 @@ def weight_density(op: Op) -> float:
     return float(np.count_nonzero(w.data)) / w.num_elements
 
 
+BLOCK_ROWS = (2, 8)  # the block heights of the sparse kernels (edgeprune/lower/isa/dsp_sparse.py, neon_sparse.py)
+
+
+def block_densities(op: Op) -> dict[int, float]:
+    """Share of (rows x 4) blocks of a CONV_2D / FULLY_CONNECTED filter ([out][kh][kw][in] as rows x K) holding a
+    non-zero weight, per block height in BLOCK_ROWS; {} for other ops."""
+    if weight_density(op) >= 1.0:
+        return {}
+    data = np.asarray(op.inputs[1].data)
+    rows = data.reshape(data.shape[0], -1) != 0
+    out = {}
+    for r in BLOCK_ROWS:
+        padded = np.zeros((-(-rows.shape[0] // r) * r, -(-rows.shape[1] // 4) * 4), dtype=bool)
+        padded[:rows.shape[0], :rows.shape[1]] = rows
+        blocks = padded.reshape(padded.shape[0] // r, r, -1, 4).any(axis=(1, 3))
+        out[r] = float(blocks.mean())
+    return out
+
+
 def op_param_tensors(op: Op):
     if op.kind in _SHAPE_OPERANDS:
         return [t for t in op.inputs[:1] if t is not None and t.is_constant]
@@ -108,6 +129,7 @@ def layer_costs(graph: Graph) -> list[LayerCost]:
                 weight_bytes=sum(t.nbytes for t in params),
                 activation_bytes=sum(t.nbytes for t in op.outputs),
                 density=weight_density(op),
+                block_density=block_densities(op),
             )
         )
     return layers
@@ -134,12 +156,15 @@ _CYCLE_KEYS = {
 
 
 def sparse_share(layer: LayerCost, cost: dict) -> float:
-    """The share of a GEMM layer's dense cycles its block-sparse kernel takes at the layer's weight density:
-    sparse_fixed_share + sparse_mac_share x density (profile coefficients fitted to bench/sparse.py), never
-    above 1 (the lowering keeps the dense kernel where it is cheaper); 1 on targets without sparse kernels."""
+    """The share of a GEMM layer's dense cycles its block-sparse kernel takes: sparse_fixed_share +
+    sparse_mac_share x the density of the target's blocks (sparse_block_rows x 4; profile coefficients fitted to
+    bench/sparse.py), never above 1 (the lowering keeps the dense kernel where it is cheaper); 1 on targets
+    without sparse kernels."""
     if layer.op not in ("CONV_2D", "FULLY_CONNECTED") or "sparse_mac_share" not in cost or layer.density >= 1.0:
         return 1.0
-    return min(1.0, float(cost.get("sparse_fixed_share", 0.0)) + float(cost["sparse_mac_share"]) * layer.density)
+    rows = int(cost.get("sparse_block_rows", 2))
+    density = layer.block_density.get(rows, layer.density)
+    return min(1.0, float(cost.get("sparse_fixed_share", 0.0)) + float(cost["sparse_mac_share"]) * density)
 
 
 def layer_cycles(layer: LayerCost, cost: dict) -> float:

@@ -4,6 +4,7 @@ data is given); .tflite and ONNX models are pruned one-shot with least-squares r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ class PruneOptions:
     round_to: int | None = None
     sparsity: float | str | None = None  # share of CONV_2D / FC weights zeroed in blocks after channel pruning,
     # or "auto": the smallest share that meets the flash and latency budgets
-    sparsity_pattern: str = "2x4"
+    sparsity_pattern: str | None = None  # None: the target's (profile key sparsity_pattern; 2x4 without one)
 
 
 def is_torch_spec(spec: str) -> bool:
@@ -67,6 +68,8 @@ def load_calibration(path: str | None, shapes_dtypes: list[tuple[tuple[int, ...]
 
 def prune_model(model_spec: str, profile, budgets: list[Budget], options: PruneOptions,
                 on_event=None) -> tuple[bytes, dict]:
+    if options.sparsity_pattern is None:  # the block the target's sparse kernels skip
+        options = dataclasses.replace(options, sparsity_pattern=str(profile.raw.get("sparsity_pattern", "2x4")))
     if is_torch_spec(model_spec):
         return _prune_torch(model_spec, profile, budgets, options, on_event)
     path = Path(model_spec)

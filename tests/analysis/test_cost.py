@@ -40,3 +40,19 @@ def test_latency_counts_sparse_kernels_only_where_they_exist():
     after = latency_ms(layer_costs(graph), m7), latency_ms(layer_costs(graph), host)
     assert after[0] < 0.8 * before[0]  # the DSP targets run the blocks that are left
     assert after[1] == pytest.approx(before[1])  # the host runs dense kernels: no change
+
+
+def test_latency_uses_the_targets_block_shape():
+    """The NEON kernels skip 8x4 blocks: 2x4-pruned weights leave few of them empty, so the rpi4 estimate only
+    drops for the 8x4 pattern, while the DSP estimate drops for both."""
+    rpi4, m7 = load_profile("rpi4"), load_profile("cortex-m7")
+    dense = gemm_graph()
+    base = latency_ms(layer_costs(dense), rpi4), latency_ms(layer_costs(dense), m7)
+    for pattern, rpi4_drops in (("2x4", False), ("8x4", True)):
+        graph = gemm_graph()
+        sparsify_graph(graph, 0.5, pattern, min_depth=1)
+        costs = layer_costs(graph)
+        for c in _gemm_layers(graph):
+            assert c.block_density[8] >= c.block_density[2] >= c.density - 1e-9
+        assert (latency_ms(costs, rpi4) < 0.85 * base[0]) == rpi4_drops
+        assert latency_ms(costs, m7) < 0.85 * base[1]
