@@ -29,9 +29,9 @@ ENABLED = {"conv": True, "sdot": True, "depthwise": True, "add": True, "avg_pool
 
 
 
-def _bias(call: KernelCall, n: int) -> np.ndarray | None:
-    a = call.args[2]
-    if a is None:
+def gemm_bias(call: KernelCall, n: int) -> np.ndarray | None:
+    """The int64 bias of a conv / FC call (zeros when it has none); None when it is not a constant of n values."""
+    if call.args[2] is None:
         return np.zeros(n, dtype=np.int64)
     b = const_arg(call, 2)
     return None if b is None or b.size != n else b.reshape(-1).astype(np.int64)
@@ -176,7 +176,7 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
         return None
     w = const_arg(call, 1)
     oc = int(p["out_c"])
-    bias = _bias(call, oc)
+    bias = gemm_bias(call, oc)
     if w is None or bias is None or w.ndim != 4 or w.shape != (oc, p["filter_h"], p["filter_w"], p["in_c"]):
         return None
     k = int(p["filter_h"]) * int(p["filter_w"]) * int(p["in_c"])
@@ -242,7 +242,7 @@ def depthwise_conv2d_neon(call: KernelCall) -> KernelCall | None:
         return None
     w = const_arg(call, 1)
     c = int(p["in_c"])
-    bias = _bias(call, c)
+    bias = gemm_bias(call, c)
     if w is None or bias is None or w.shape != (1, p["filter_h"], p["filter_w"], c):
         return None
     if w.size and int(w.min()) < -127:

@@ -31,7 +31,7 @@ def conv2d_neon32(call: KernelCall) -> KernelCall | None:
     p = call.params
     w = neon.const_arg(call, 1)
     oc = int(p["out_c"])
-    bias = neon._bias(call, oc)
+    bias = neon.gemm_bias(call, oc)
     if w is None or bias is None or w.ndim != 4 or w.shape != (oc, p["filter_h"], p["filter_w"], p["in_c"]):
         return None
     k = int(p["filter_h"]) * int(p["filter_w"]) * int(p["in_c"])

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeprune.lower.isa.common import const_arg, wrap_i32
+from edgeprune.lower.isa.common import const_arg
+from edgeprune.lower.isa.neon import gemm_bias, rq_fields
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
 
@@ -89,17 +90,6 @@ COST = {
 }
 
 
-def rq_fields(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, tile: int = OC) -> np.ndarray:
-    """int32 [ceil(n/tile)][bias', multiplier, left shift, right shift][tile], zero-padded (as neon.rq_fields)."""
-    n = bias.size
-    groups = -(-n // tile)
-    shift = np.asarray(shift, dtype=np.int64).reshape(-1)
-    fields = np.zeros((4, groups * tile), dtype=np.int64)
-    for f, v in enumerate((bias, np.asarray(mult).reshape(-1), np.maximum(shift, 0), np.minimum(shift, 0))):
-        fields[f, :n] = v
-    return wrap_i32(fields.reshape(4, groups, tile).transpose(1, 0, 2).reshape(-1))
-
-
 def block_mask(w2: np.ndarray) -> np.ndarray:
     """bool [ceil(oc/8)][ceil(K/4)]: which 8 x 4 blocks hold a non-zero weight."""
     oc, k = w2.shape
@@ -165,13 +155,6 @@ def sparse_cheaper(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> b
     return sparse < dense
 
 
-def _bias(call: KernelCall, n: int) -> np.ndarray | None:
-    if call.args[2] is None:
-        return np.zeros(n, dtype=np.int64)
-    b = const_arg(call, 2)
-    return None if b is None or b.size != n else b.reshape(-1).astype(np.int64)
-
-
 def _call(call: KernelCall, w2: np.ndarray, bias: np.ndarray, params: dict, consts: dict, sdot: bool,
           fc: bool) -> KernelCall | None:
     if MODE == "dense" or (not sdot and w2.size and int(w2.min()) < -127):
@@ -187,7 +170,7 @@ def _call(call: KernelCall, w2: np.ndarray, bias: np.ndarray, params: dict, cons
     folded = bias + int(params["input_zero_point"]) * -1 * w2.astype(np.int64).sum(axis=1)
     mult = consts.pop("out_multiplier", np.zeros(w2.shape[0], dtype=np.int64))
     shift = consts.pop("out_shift", np.zeros(w2.shape[0], dtype=np.int64))
-    consts.update(rq=rq_fields(folded, mult, shift), filter=weights, blocks=stream)
+    consts.update(rq=rq_fields(folded, mult, shift, OC), filter=weights, blocks=stream)
     kind = "fully_connected" if fc else "conv2d"
     func = f"ep_{kind}_s8_sparse_{'sdot' if sdot else 'neon'}"
     scratch = Scratch(scratch_bytes(params, sdot), name="sparse_table")
@@ -207,7 +190,7 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
         return None
     w = const_arg(call, 1)
     oc = int(p["out_c"])
-    bias = _bias(call, oc)
+    bias = gemm_bias(call, oc)
     if w is None or bias is None or w.ndim != 4 or w.shape != (oc, p["filter_h"], p["filter_w"], p["in_c"]):
         return None
     k = int(p["filter_h"]) * int(p["filter_w"]) * int(p["in_c"])
@@ -227,7 +210,7 @@ def _fully_connected(call: KernelCall, sdot: bool) -> KernelCall | None:
         return None
     w = const_arg(call, 1)
     units, depth, batches = int(p["units"]), int(p["depth"]), int(p["batches"])
-    bias = _bias(call, units)
+    bias = gemm_bias(call, units)
     if w is None or bias is None or w.shape != (units, depth) or batches <= 0:
         return None
     geo = {"batches": 1, "in_h": 1, "in_w": batches, "in_c": depth, "filter_h": 1, "filter_w": 1, "out_h": 1,
