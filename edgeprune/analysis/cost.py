@@ -92,10 +92,11 @@ def weight_density(op: Op) -> float:
 BLOCK_ROWS = (2, 8)  # the block heights of the sparse kernels (edgeprune/lower/isa/dsp_sparse.py, neon_sparse.py)
 
 
-def block_densities(op: Op) -> dict[int, float]:
+def block_densities(op: Op, density: float) -> dict[int, float]:
     """Share of (rows x 4) blocks of a CONV_2D / FULLY_CONNECTED filter ([out][kh][kw][in] as rows x K) holding a
-    non-zero weight, per block height in BLOCK_ROWS; {} for other ops."""
-    if weight_density(op) >= 1.0:
+    non-zero weight, per block height in BLOCK_ROWS; {} for other ops and dense filters (`density`: the op's
+    weight_density)."""
+    if density >= 1.0:
         return {}
     data = np.asarray(op.inputs[1].data)
     rows = data.reshape(data.shape[0], -1) != 0
@@ -118,6 +119,7 @@ def layer_costs(graph: Graph) -> list[LayerCost]:
     layers = []
     for op in graph.ops:
         params = op_param_tensors(op)
+        density = weight_density(op)
         layers.append(
             LayerCost(
                 index=op.index,
@@ -128,8 +130,8 @@ def layer_costs(graph: Graph) -> list[LayerCost]:
                 params=sum(t.num_elements for t in params),
                 weight_bytes=sum(t.nbytes for t in params),
                 activation_bytes=sum(t.nbytes for t in op.outputs),
-                density=weight_density(op),
-                block_density=block_densities(op),
+                density=density,
+                block_density=block_densities(op, density),
             )
         )
     return layers

@@ -103,11 +103,12 @@ def test_block_keep_patterns():
     assert block_keep(rows, 0.0, "2x4").all()
 
 
-def test_bad_block_index_rejected():
-    """The binding refuses an index past K instead of reading outside the column."""
+@pytest.mark.parametrize("isa", [DSP, DSP | {COMPACT}], ids=["fast", "compact"])
+def test_bad_block_index_rejected(isa):
+    """The binding refuses an index past K instead of reading outside the column (both formats)."""
     rng = np.random.default_rng(9)
     layer, graph, _ = _sparse_layer(rng, "1x1", 0.75, "2x4")
-    program = lower_graph(graph, DSP)
+    program = lower_graph(graph, isa)
     call = program.calls[0]
     stream = next(a for a in call.args if getattr(a, "dtype", "") == "uint8")
     stream.data = np.full_like(stream.data, 255)

@@ -43,7 +43,6 @@ class GemmCost:
     dense_per_pair: float = 10.0
     sparse_per_block: float = 13.5  # 54 per four blocks
     sparse_per_pair: float = 18.0
-    compact_per_block: float = 17.5  # int8 weights: LDR + 2 SXTB16 a channel instead of LDRD
 
     def dense(self, pairs: int, groups: int) -> float:
         return pairs * (self.dense_per_group * groups + self.dense_per_pair)
