@@ -6,7 +6,8 @@ Helium on the M55 for conv 1x1), the dense kernel on the same weights, and the k
 flash of the packed sparse DSP weights and indices against the dense int8 and int16 bytes.
 Whole model: kws_ref_model.tflite dense, pruned to 50% of its MACs (one-shot), then given 50% block sparsity,
 against TFLite Micro + CMSIS-NN (../shared/baselines/tflm_cmsisnn.json). Every run is checked bit-exact.
-Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy).
+Accuracy (--accuracy): the Fashion-MNIST bench model, one-shot and fine-tuned block sparsity (bench_accuracy),
+in the target's block: 2x4 on the Cortex-M, 8x4 with --target aarch64.
 Writes bench/results/sparse.{json,md,png} (sparse_<target>.* for other targets).
 --target aarch64: the NEON sparse kernels (8x4 blocks, edgeprune/lower/isa/neon_sparse.py) on rpi4 (-cpu cortex-a72,
 SMLAL) and rpi5 (-cpu cortex-a76, SDOT) against our dense NEON kernels (FC: the portable kernel, there is no dense
@@ -184,13 +185,15 @@ def bench_kws(target: str, work: Path, log=print) -> dict | None:
     return rows
 
 
-def bench_accuracy(target: str, work: Path, epochs: int = 4, epochs_sparse: int = 3, log=print) -> dict:
+def bench_accuracy(target: str, work: Path, pattern: str = "2x4", epochs: int = 4, epochs_sparse: int = 3,
+                   log=print) -> dict:
     """Fashion-MNIST (bench/fashion_mnist.py, width 24, as bench/pruning.py): int8 test accuracy in LiteRT of the
     dense model, one-shot block sparsity on its int8 weights (plain, and refit on 128 training images), gradual
     block sparsity on the PyTorch model (the product's path: `epochs_sparse` steps, each with BatchNorm
     re-estimation and one epoch of masked fine-tuning), and channel pruning to 50% of the MACs (2 x
     `epochs_sparse` epochs of fine-tuning) followed by 50% gradual block sparsity (prune_torch, the KWS recipe
-    with training); the C build of that last model is run under QEMU on test images, bit-exact."""
+    with training); the C build of that last model is run under QEMU on test images, bit-exact. `pattern`: the
+    target's block (2x4 for the DSP kernels, 8x4 for the NEON ones)."""
     import copy
 
     import torch
@@ -239,17 +242,17 @@ def bench_accuracy(target: str, work: Path, epochs: int = 4, epochs_sparse: int 
     refit_inputs = [[x.numpy().reshape(load_tflite(path).inputs[0].shape)] for x in calibration + calibration_more]
     for s in (0.5, 0.75):
         graph = load_tflite(path)
-        sparsify_graph(graph, s, "2x4")
+        sparsify_graph(graph, s, pattern)
         score(f"oneshot_int8_{int(s * 100)}", graph_to_bytes(graph), sparsity=s)
         graph = load_tflite(path)
-        sparsify_graph(graph, s, "2x4", calibration=refit_inputs)
+        sparsify_graph(graph, s, pattern, calibration=refit_inputs)
         score(f"oneshot_int8_refit_{int(s * 100)}", graph_to_bytes(graph), sparsity=s)
-        tflite, _ = _sparsify(copy.deepcopy(dense), example, calibration, s, "2x4", train, val, 2 * epochs_sparse,
+        tflite, _ = _sparsify(copy.deepcopy(dense), example, calibration, s, pattern, train, val, 2 * epochs_sparse,
                               1e-3, copy.deepcopy(dense), log)
         score(f"finetuned_{int(s * 100)}", tflite, sparsity=s)
     outcome = prune_torch(copy.deepcopy(dense), example, profile, [parse_budget("macs", "50%")],
                           calibration=calibration, train_loader=train, val_loader=val, epochs=2 * epochs_sparse,
-                          lr=1e-3, sparsity=0.5)
+                          lr=1e-3, sparsity=0.5, sparsity_pattern=pattern)
     tflite = score("macs50_sparse50", outcome.tflite, sparsity=0.5)
     q = quantize_inputs(tflite, test_x[:100])
     ours, measured = c_outputs(tflite, profile, q, work, "fashion_sparse")
@@ -293,13 +296,17 @@ def markdown(result: dict) -> str:
             r = kws[label]
             lines.append(f"| {label} | {r['instructions']:,} | {r['ratio_to_baseline']:.3f}x | {r['weight_bytes']:,} | "
                          f"{'yes' if r['bit_exact'] else 'NO'} |")
-    acc = result.get("accuracy")
-    if acc:
-        lines += ["", "## Fashion-MNIST accuracy cost (int8, LiteRT, 10,000 test images)", "",
-                  "| model | MACs | int8 accuracy | drop (points) |", "|---|---:|---:|---:|"]
-        for name, r in acc.items():
-            lines.append(f"| {name} | {r['macs']:,} | {r['int8_accuracy']:.4f} | {r['drop_points']:.2f} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + accuracy_markdown(result.get("accuracy"), "2x4")) + "\n"
+
+
+def accuracy_markdown(acc: dict | None, pattern: str) -> list[str]:
+    if not acc:
+        return []
+    lines = ["", f"## Fashion-MNIST accuracy cost of {pattern} blocks (int8, LiteRT, 10,000 test images)", "",
+             "| model | MACs | int8 accuracy | drop (points) |", "|---|---:|---:|---:|"]
+    for name, r in acc.items():
+        lines.append(f"| {name} | {r['macs']:,} | {r['int8_accuracy']:.4f} | {r['drop_points']:.2f} |")
+    return lines
 
 
 def plot(result: dict, path: Path) -> None:
@@ -488,7 +495,7 @@ def markdown_aarch64(result: dict) -> str:
                 if d["kernel"].startswith(("ep_conv2d_s8", "ep_fully_connected_s8")):
                     lines.append(f"| {i} | {d['kernel']} | {d['instructions']:,} | {sp['kernel']} | "
                                  f"{sp['instructions']:,} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + accuracy_markdown(result.get("accuracy"), "8x4")) + "\n"
 
 
 def plot_aarch64(result: dict, path: Path) -> None:
@@ -532,6 +539,11 @@ def main_aarch64(args) -> int:
             result["layers"] += bench_layers_aarch64(target, patterns, work / target)
             if not args.no_model:
                 result["kws"][target] = bench_kws_aarch64(target, work / target / "kws")
+        if args.accuracy:  # the Pi's own block; the C build of the last model runs on rpi4
+            (work / "acc").mkdir()
+            result["accuracy"] = bench_accuracy("rpi4", work / "acc", pattern="8x4")
+        elif args.keep_accuracy and (args.out / "sparse_aarch64.json").is_file():
+            result["accuracy"] = json.loads((args.out / "sparse_aarch64.json").read_text()).get("accuracy", {})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sparse_aarch64.json").write_text(json.dumps(result, indent=1))
     text = markdown_aarch64(result)

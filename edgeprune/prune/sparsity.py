@@ -6,9 +6,10 @@ in_c innermost), aligned to multiples of `width` from 0: "2x4" is the DSP kernel
 "2x16" are coarser masks (unions of 2x4 blocks, cheaper indices in a future format, less accuracy);
 "n:m" keeps the n largest of every m consecutive 2x4 blocks along K (a fixed density per channel pair);
 "8x4" is 8 output channels x 4 (the AArch64 NEON sparse kernels' block, edgeprune/lower/isa/neon_sparse.py).
-A block's magnitude is the L2 norm of its real-valued weights (int8 times the per-channel scale), so
-channels with different scales compare fairly. Zeroing int8 weights keeps them exact zeros; float
-weights stay exact zeros through symmetric int8 weight quantization (0 maps to 0).
+A block's magnitude is the mean square of its real-valued weights (int8 times the per-channel scale), so
+channels with different scales compare fairly, and so do blocks that the channel count or K only partly
+fill. Zeroing int8 weights keeps them exact zeros; float weights stay exact zeros through symmetric int8
+weight quantization (0 maps to 0).
 
 With calibration inputs, the kept weights (and the bias) of each masked layer are then refit by ridge least
 squares, in graph order, so that on the calibration data the layer reproduces the dense layer's
@@ -52,7 +53,12 @@ def block_keep(rows: np.ndarray, sparsity: float, pattern: str) -> np.ndarray:
     r2, kb = -(-r // height) * height, -(-k // width) * width
     padded = np.zeros((r2, kb))
     padded[:r, :k] = rows
-    energy = (padded.reshape(r2 // height, height, kb // width, width) ** 2).sum(axis=(1, 3))  # [pairs][blocks]
+    # A block's mean square over its real weights: a last group with fewer channels (10 classes in 8-row blocks)
+    # or the K tail would otherwise rank low for its padding alone, and lose every block first.
+    real = np.zeros((r2, kb))
+    real[:r, :k] = 1.0
+    count = real.reshape(r2 // height, height, kb // width, width).sum(axis=(1, 3))
+    energy = (padded.reshape(r2 // height, height, kb // width, width) ** 2).sum(axis=(1, 3)) / count
     if nm:
         n, m = int(nm.group(1)), int(nm.group(2))
         nb = energy.shape[1]

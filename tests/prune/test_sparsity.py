@@ -50,6 +50,23 @@ def test_magnitude_order():
     assert keep.sum() == 8 and keep[2:4, 8:12].all()
 
 
+@pytest.mark.parametrize("pattern", ["8x4", "2x4"])
+def test_partial_blocks_rank_by_their_real_weights(pattern):
+    """A classifier's 10 rows in 8-row blocks, or an odd channel count in pairs, leave a last block partly
+    padding; with weights 1.5x as large as the rest, its blocks are the strong ones and must be kept."""
+    rows_n = 10 if pattern == "8x4" else 5
+    height = int(pattern.split("x")[0])
+    last = rows_n - rows_n % height
+    rows = np.ones((rows_n, 48))
+    rows[last:] = 1.5
+    keep = block_keep(rows, 0.5, pattern)
+    assert keep[last:].all()
+    # The K tail: 10 inputs in 4-wide blocks, the last block half padding but with the largest weights.
+    rows = np.ones((2, 10))
+    rows[:, 8:] = 1.2
+    assert block_keep(rows, 0.34, "2x4")[:, 8:].all()
+
+
 @pytest.mark.parametrize("args,fragment", [(["--sparsity", "150%"], "--sparsity"),
                                            (["--sparsity", "half"], "--sparsity"),
                                            (["--sparsity", "50%", "--sparsity-pattern", "3x3"], "pattern")])
