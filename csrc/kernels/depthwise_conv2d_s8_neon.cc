@@ -410,6 +410,33 @@ constexpr bool kPixelPairs = true;
 constexpr bool kPixelPairs = false;
 #endif
 
+// Fewer than 16 channels with stride_w 1: an output row's bytes (pixel, channel) are contiguous, and so are the input
+// bytes a tap reads for them, so any 16 consecutive ones form a block whose lane j is channel (f + j) mod C for the
+// row offset f. Each phase f mod C gets its own weights [taps][16] and requantization fields [4][16], laid out once
+// per call in the scratch (where the SDOT path keeps its columns): first the fields of all C phases, then the weights.
+static inline bool flat_rows(const ep_depthwise_conv2d_s8_neon_params *p) {
+  return p->in_c < 16 && p->stride_w == 1 && p->out_w * p->in_c >= 16;
+}
+
+static void build_phases(const ep_depthwise_conv2d_s8_neon_params *p, int32_t n_taps, int8_t *scratch) {
+  const int32_t C = p->in_c;
+  int32_t *rq = (int32_t *)(void *)scratch;
+  int8_t *w = scratch + (size_t)C * EP_NEON_RQ_FIELDS * 16 * sizeof(int32_t);
+  // Blocks start at multiples of 16 (and the last at row_out - 16, a multiple of C minus 16): only the phases that
+  // are multiples of gcd(16, C) occur (one for C = 8).
+  int32_t step = 16, r = C;
+  while (r != 0) {
+    const int32_t t = step % r;
+    step = r, r = t;
+  }
+  for (int32_t ph = 0; ph < C; ph += step) {
+    for (int32_t j = 0, c = ph; j < 16; ++j, c = c + 1 == C ? 0 : c + 1) {
+      for (int32_t f = 0; f < EP_NEON_RQ_FIELDS; ++f) rq[(ph * EP_NEON_RQ_FIELDS + f) * 16 + j] = p->rq[f * 16 + c];
+      for (int32_t t = 0; t < n_taps; ++t) w[((size_t)ph * n_taps + t) * 16 + j] = p->filter[(size_t)t * 16 + c];
+    }
+  }
+}
+
 template <int TAPS, bool LEFT, bool RIGHT>
 static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t *image, const Geometry &g,
                       const int32_t *taps_in, const int8_t *filter, int8_t *colbuf, int8_t *dst) {
@@ -418,8 +445,6 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
     depthwise9_sdot<LEFT, RIGHT>(p, image, g, colbuf, dst);
     return;
   }
-#else
-  (void)colbuf;
 #endif
   const int32_t C = p->in_c, n_taps = p->filter_h * p->filter_w, blocks = (C + 15) / 16;
   const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
@@ -435,6 +460,33 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
   for (int32_t t = 0; t < (TAPS > 0 ? TAPS : 1); ++t) taps[t] = taps_in[t];
   const int32_t *tp = TAPS > 0 ? taps : taps_in;
   const size_t block_weights = (size_t)n_taps * 16u;
+  // One 16-lane block: x at its lanes' bytes of the window's first tap, w its weights [taps][16], rq its fields.
+  auto block = [&](const int8_t *x, const int8_t *w, const int32_t *rq, int8_t *out) {
+#if !defined(__aarch64__)
+    if (TAPS == 9 && p->filter_h == 3) {
+      block16_9_a32<LEFT, RIGHT>(x, tp[1], tp[3] - 2 * tp[1], w, rq, consts, out);
+      return;
+    }
+#endif
+    if (TAPS == 9) block16_9<LEFT, RIGHT>(x, tp, w, rq, offset, lo, hi, out);
+    else block16<TAPS, LEFT, RIGHT>(x, tp, n_taps, w, rq, offset, lo, hi, out);
+  };
+  if (flat_rows(p)) {
+    const int32_t *rq_phases = (const int32_t *)(const void *)colbuf;
+    const int8_t *w_phases = colbuf + (size_t)C * EP_NEON_RQ_FIELDS * 16 * sizeof(int32_t);
+    const int32_t row_out = p->out_w * C;
+    const size_t row_in = (size_t)p->stride_h * g.padded_w * C;
+    for (int32_t oy = 0; oy < p->out_h; ++oy, dst += row_out) {
+      const int8_t *row = image + (size_t)oy * row_in;
+#pragma GCC unroll 1
+      for (int32_t f0 = 0; f0 < row_out; f0 += 16) {
+        const int32_t f = f0 + 16 <= row_out ? f0 : row_out - 16, ph = f % C;  // the last block overlaps
+        block(row + f, w_phases + (size_t)ph * block_weights, rq_phases + (size_t)ph * 16 * EP_NEON_RQ_FIELDS,
+              dst + f);
+      }
+    }
+    return;
+  }
   if (TAPS == 9 && C >= 16 && kPixelPairs) {
     // Two pixels at a time (the second may start the next row), sharing the weight and requantization loads.
     const size_t xs = (size_t)p->stride_w * C, ys = (size_t)p->stride_h * g.padded_w * C;
@@ -472,20 +524,8 @@ static void depthwise(const ep_depthwise_conv2d_s8_neon_params *p, const int8_t 
 #pragma GCC unroll 1
         for (int32_t i = 0; i < blocks; ++i) {
           const int32_t c = i + 1 < blocks ? 16 * i : C - 16;
-#if !defined(__aarch64__)
-          if (TAPS == 9 && p->filter_h == 3) {
-            block16_9_a32<LEFT, RIGHT>(window + c, tp[1], tp[3] - 2 * tp[1], p->filter + (size_t)i * block_weights,
-                                       p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, consts, dst + c);
-            continue;
-          }
-#endif
-          if (TAPS == 9) {
-            block16_9<LEFT, RIGHT>(window + c, tp, p->filter + (size_t)i * block_weights,
-                            p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
-          } else {
-            block16<TAPS, LEFT, RIGHT>(window + c, tp, n_taps, p->filter + (size_t)i * block_weights,
-                                p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS, offset, lo, hi, dst + c);
-          }
+          block(window + c, p->filter + (size_t)i * block_weights, p->rq + (size_t)i * 16 * EP_NEON_RQ_FIELDS,
+                dst + c);
         }
         continue;
       }
@@ -513,7 +553,8 @@ extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_ne
   // Scratch: the tap offsets (int32, rounded up to 16 bytes), then the padded image (when needed).
   int32_t *taps = (int32_t *)scratch;
   int8_t *padded = (int8_t *)scratch + (((size_t)n_taps * 4u + 15u) & ~(size_t)15u);
-  // Then (3x3, C >= 16) 64 bytes per padded column for the SDOT path's interleaved window rows.
+  // Then (3x3, C >= 16) 64 bytes per padded column for the SDOT path's interleaved window rows, or (flat_rows) the
+  // phases' requantization fields and weights.
   int8_t *colbuf = padded + (g.copy ? (((size_t)g.padded_h * g.padded_w * C + 15u) & ~(size_t)15u) : 0);
   for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy)
     for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t)
@@ -526,6 +567,7 @@ extern "C" ep_status ep_depthwise_conv2d_s8_neon(const ep_depthwise_conv2d_s8_ne
       all_right = all_right && p->rq[i * 16 * EP_NEON_RQ_FIELDS + 48 + c] < 0;
     }
   }
+  if (flat_rows(p)) build_phases(p, n_taps, colbuf);
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *image = input + (size_t)b * in_image;
     if (g.copy) {

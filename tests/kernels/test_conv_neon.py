@@ -172,6 +172,63 @@ def test_rpi4_build_has_no_sdot_and_cortex_a72_traps_it(tmp_path):
     assert trapped.returncode == -4, (trapped.returncode, trapped.stderr)  # SIGILL
 
 
+def few_channel_dw_ops(seed):
+    """Depthwise layers with fewer than 16 channels and stride_w 1 (MobileNet-0.25's first block has 8): the NEON
+    kernel runs 16 consecutive (pixel, channel) bytes of a row as one block, with per-phase weights; rows shorter
+    than 16 bytes and stride_w 2 keep the per-pixel path."""
+    rng = np.random.default_rng(400 + seed)
+    return _clip_weights([
+        dw_op(rng, "t1", 1, 12, 10, 8, 3, 3, act="RELU"),  # one phase, SAME borders
+        dw_op(rng, "t2", 2, 7, 9, 3, 3, 3, dh=2, dw=2),  # 3 phases, dilation, batch 2
+        dw_op(rng, "t3", 1, 9, 6, 15, 5, 5, sh=2, sw=1, act="RELU6"),  # 15 phases, 5x5, an overlapping last block
+        dw_op(rng, "t4", 1, 6, 5, 6, 3, 1, padding="VALID"),  # 3x1: the generic tap loop
+        dw_op(rng, "t5", 1, 3, 3, 1, 3, 3, padding="VALID"),  # one output byte a row: per pixel
+        dw_op(rng, "t6", 1, 8, 8, 5, 3, 3, sh=2, sw=2),  # stride_w 2: per pixel
+        dw_op(rng, "t7", 1, 4, 2, 12, 3, 3)])  # exactly 24 bytes a row: two blocks, the second overlapping
+
+
+def transpose_op(rng, tag, shape, perm):
+    """TRANSPOSE int8 (NCHW -> NHWC as PyTorch exports put in front of a model)."""
+    from edgeprune.ir import Op
+    from edgeprune.testing.single_op import qparams, tensor
+
+    q = qparams(0.05, int(rng.integers(-20, 20)))
+    p = tensor(f"perm{tag}", (len(perm),), "int32", data=np.array(perm, dtype=np.int32))
+    return Op(kind="TRANSPOSE", inputs=[tensor(f"x{tag}", shape, "int8", q), p],
+              outputs=[tensor(f"y{tag}", tuple(shape[i] for i in perm), "int8", q)], attrs={})
+
+
+@needs_qemu
+@pytest.mark.parametrize("target", ["rpi4", "rpi5", "rpi4-armv7"])
+def test_neon_few_channels_bit_exact(target, tmp_path):
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    if target == "rpi4-armv7" and (shutil.which("qemu-arm") is None or shutil.which("arm-linux-gnueabihf-g++") is None):
+        pytest.skip("qemu-arm / arm-linux-gnueabihf-g++ not installed")
+    ops = few_channel_dw_ops(0)
+    rng = np.random.default_rng(9)
+    # The NCHW -> NHWC input transposes of PyTorch exports: ST2/ST3/ST4 plane interleaves with tails, and a strided
+    # walk where the contiguous input dim is not the output's next one.
+    transposes = [transpose_op(rng, "u1", (1, 3, 20, 17), (0, 2, 3, 1)),
+                  transpose_op(rng, "u2", (2, 4, 5, 33), (0, 2, 3, 1)),
+                  transpose_op(rng, "u3", (1, 2, 3, 40), (0, 2, 3, 1)),
+                  transpose_op(rng, "u4", (1, 2, 7, 40), (0, 3, 2, 1))]
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(ops + transposes, "dw_few")))
+    build(model, load_profile(target), tmp_path / "out")
+    result = verify(tmp_path / "out", inputs=2, qemu=True)
+    assert result["bit_exact"] is True, result
+    layers = result["layers"]
+    kernels = {layer["name"]: (layer["kernel"], layer["instructions"]) for layer in layers}
+    assert sorted(k for k, _ in kernels.values()) == (["ep_depthwise_conv2d_s8_neon"] * len(ops)
+                                                      + ["ep_transpose_s8"] * len(transposes))
+    # 12 x 10 x 8 outputs of 9 MACs: under 2 instructions a MAC with the padding and the phase table included (the
+    # per-channel scalar loop the 16-lane blocks replace takes about 14).
+    assert kernels[ops[0].outputs[0].name][1] < 2 * 12 * 10 * 8 * 9
+
+
 def avg_pool_op(rng, tag, n, h, w, c, fh, fw, sh=1, sw=1, padding="VALID", act="NONE"):
     from edgeprune.ir import Op
     from edgeprune.lower.quant import compute_padding

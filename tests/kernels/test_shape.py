@@ -59,6 +59,12 @@ TRANSPOSE_CASES = [
     ((2, 3, 1, 5), (2, 0, 3, 1)),
     ((2, 3, 2, 3, 2), (4, 1, 3, 0, 2)),
     ((2, 1, 3, 2, 2, 3), (5, 0, 4, 1, 3, 2)),
+    # NCHW -> NHWC with few channels (PyTorch exports): the input's contiguous dim is walked innermost, as plane
+    # interleaves (16-element blocks and a tail on NEON) or, when it is not the output's next dim, strided.
+    ((1, 3, 20, 17), (0, 2, 3, 1)),
+    ((2, 4, 5, 33), (0, 2, 3, 1)),
+    ((1, 2, 3, 40), (0, 2, 3, 1)),
+    ((1, 2, 7, 40), (0, 3, 2, 1)),
 ]
 
 

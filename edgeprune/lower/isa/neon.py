@@ -227,12 +227,18 @@ def _padded(p: dict, segments: bool = False) -> tuple[int, int, bool]:
 
 def depthwise_scratch_bytes(p: dict) -> int:
     """Scratch of ep_depthwise_conv2d_s8_neon: the tap offsets (int32), the zero-point-padded image (rounded up to
-    16 bytes), then the SDOT path's interleaved columns."""
+    16 bytes), then the SDOT path's interleaved columns, or the few-channel path's per-phase tables."""
     padded_h, padded_w, copy = _padded(p)
     image = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
-    # 3x3 with C >= 16: 64 bytes per padded column for the SDOT path's interleaved window rows.
-    columns = 64 * padded_w if p["filter_h"] == 3 and p["filter_w"] == 3 and p["in_c"] >= 16 else 0
-    return -(-(4 * p["filter_h"] * p["filter_w"]) // 16) * 16 + image + columns
+    taps = p["filter_h"] * p["filter_w"]
+    if p["in_c"] < 16 and p["stride_w"] == 1 and p["out_w"] * p["in_c"] >= 16:
+        # flat_rows: for each of the C phases, 4 x 16 int32 requantization fields and taps x 16 weights.
+        columns = p["in_c"] * (4 * 16 * 4 + 16 * taps)
+    elif p["filter_h"] == 3 and p["filter_w"] == 3 and p["in_c"] >= 16:
+        columns = 64 * padded_w  # the SDOT path's interleaved window rows: 64 bytes per padded column
+    else:
+        columns = 0
+    return -(-(4 * taps) // 16) * 16 + image + columns
 
 
 @specializer("ep_depthwise_conv2d_s8", requires={"neon"}, priority=PRIORITY)
