@@ -200,7 +200,7 @@ def transpose_op(rng, tag, shape, perm):
 
 @needs_qemu
 @pytest.mark.parametrize("target", ["rpi4", "rpi5", "rpi4-armv7"])
-def test_neon_few_channels_bit_exact(target, tmp_path):
+def test_neon_few_channels_transpose_fc_bit_exact(target, tmp_path):
     from edgeprune.pipeline import build
     from edgeprune.targets import load_profile
     from edgeprune.verify import verify
@@ -215,14 +215,22 @@ def test_neon_few_channels_bit_exact(target, tmp_path):
                   transpose_op(rng, "u2", (2, 4, 5, 33), (0, 2, 3, 1)),
                   transpose_op(rng, "u3", (1, 2, 3, 40), (0, 2, 3, 1)),
                   transpose_op(rng, "u4", (1, 2, 7, 40), (0, 3, 2, 1))]
+    # FULLY_CONNECTED, four units a step of 16 (SDOT / SMULL + SADALP): unit and depth tails, batches, asymmetric
+    # weights, -128 weights (no int16 pair sums), an autoencoder-sized layer.
+    fcs = [_mve.fc_op(rng, "v1", 1, 640, 128, per_channel=True), _mve.fc_op(rng, "v2", 3, 37, 6),
+           _mve.fc_op(rng, "v3", 2, 48, 7, w_zp=3), _mve.fc_op(rng, "v4", 1, 15, 5)]
+    for op in fcs[:2]:
+        op.inputs[1].data = op.inputs[1].data.copy()
+        op.inputs[1].data[::3, ::5] = -128
     model = tmp_path / "m.tflite"
-    model.write_bytes(graph_to_bytes(_graph(ops + transposes, "dw_few")))
+    model.write_bytes(graph_to_bytes(_graph(ops + transposes + fcs, "dw_few")))
     build(model, load_profile(target), tmp_path / "out")
     result = verify(tmp_path / "out", inputs=2, qemu=True)
     assert result["bit_exact"] is True, result
     layers = result["layers"]
     kernels = {layer["name"]: (layer["kernel"], layer["instructions"]) for layer in layers}
     assert sorted(k for k, _ in kernels.values()) == (["ep_depthwise_conv2d_s8_neon"] * len(ops)
+                                                      + ["ep_fully_connected_s8"] * len(fcs)
                                                       + ["ep_transpose_s8"] * len(transposes))
     # 12 x 10 x 8 outputs of 9 MACs: under 2 instructions a MAC with the padding and the phase table included (the
     # per-channel scalar loop the 16-lane blocks replace takes about 14).

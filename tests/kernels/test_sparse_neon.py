@@ -160,7 +160,7 @@ def test_rpi4_sparse_build_has_no_sdot(tmp_path):
 
     rng = np.random.default_rng(5)
     model = tmp_path / "m.tflite"
-    layers = [_prune(_conv(rng, "a", 6, 6, 32, 16), 0.75), _prune(_fc(rng, "b", 1, 64, 16), 0.75)]
+    layers = [_prune(_conv(rng, "a", 6, 6, 32, 16), 0.75), _prune(_fc(rng, "b", 1, 256, 40), 0.9)]
     model.write_bytes(graph_to_bytes(_graph(layers, name="nosdot")))
     for target in ("rpi4", "rpi5"):
         out = tmp_path / target

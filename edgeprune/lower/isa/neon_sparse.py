@@ -43,9 +43,11 @@ class GemmCost:
     terms are the asm loops' (A72: 63 instructions per two blocks per quad; SDOT: 42 per two blocks).
     sparse: per 16-byte step of K (the group table), per stored block, per 8-channel group (accumulators,
     requantization, stores), per unit (the driver); FC adds the double rescale per output. dense: the dense NEON GEMM
-    per output-channel tile (4 channels on the A72, 8 with SDOT) and step, per tile, per unit. FC dense is the
-    portable ep_fully_connected_s8 (there is no dense NEON FC): per MAC and per output. The dense terms were refit
-    after the dense GEMM tiles moved into asm (within 0.3% on the four bench conv layers)."""
+    per output-channel tile (4 channels on the A72, 8 with SDOT) and step, per tile, per unit. The dense terms were
+    refit after the dense GEMM tiles moved into asm (within 0.3% on the four bench conv layers). FC dense is
+    ep_fully_connected_s8, whose AArch64 build runs four units per 16-element step (SMULL + SADALP on the A72, SDOT
+    on the A76): per MAC of the 16-element steps, per element of the depth tail (scalar), per output (the double
+    rescale), per batch (the input sum), fit to six FC layers (depth 100-640, 8-640 units; within 3%)."""
 
     sparse_per_step: float
     sparse_per_block: float
@@ -57,8 +59,10 @@ class GemmCost:
     dense_per_tile: float
     dense_per_unit: float
     unit_rows: int
-    fc_dense_per_mac: float = 1.126
-    fc_dense_per_output: float = 43.5
+    fc_dense_per_mac: float
+    fc_dense_per_tail: float
+    fc_dense_per_output: float
+    fc_dense_per_batch: float
 
     def units(self, rows: int) -> int:
         """GEMM units for `rows` rows, walked 8 at a time."""
@@ -77,16 +81,20 @@ class GemmCost:
                                    + self.dense_per_unit)
 
     def fc_dense(self, rows: int, depth: int, units: int) -> float:
-        return rows * units * (self.fc_dense_per_mac * depth + self.fc_dense_per_output)
+        tail = depth % 16
+        return rows * (units * (self.fc_dense_per_mac * (depth - tail) + self.fc_dense_per_tail * tail
+                                + self.fc_dense_per_output) + self.fc_dense_per_batch)
 
 
 COST = {
     "smlal": GemmCost(sparse_per_step=33.0, sparse_per_block=31.5, sparse_per_group=111.3, sparse_per_unit=205.1,
                       fc_per_output=36.7, dense_tile_oc=4, dense_per_tile_step=54.2, dense_per_tile=55.7,
-                      dense_per_unit=272.3, unit_rows=4),
+                      dense_per_unit=272.3, unit_rows=4, fc_dense_per_mac=0.535, fc_dense_per_tail=9.28,
+                      fc_dense_per_output=47.1, fc_dense_per_batch=163.3),
     "sdot": GemmCost(sparse_per_step=36.9, sparse_per_block=20.9, sparse_per_group=136.1, sparse_per_unit=438.5,
                      fc_per_output=27.9, dense_tile_oc=8, dense_per_tile_step=72.9, dense_per_tile=112.5,
-                     dense_per_unit=506.8, unit_rows=8),
+                     dense_per_unit=506.8, unit_rows=8, fc_dense_per_mac=0.254, fc_dense_per_tail=9.36,
+                     fc_dense_per_output=46.5, fc_dense_per_batch=171.3),
 }
 
 
