@@ -11,7 +11,9 @@ namespace {
 // fixup), NEGATIVE (the shift is < 0: the fixup of conv_neon.h needs no mask) or ZERO (RoundingDivideByPOT by 0 is
 // the identity) or HALF (shift 0 and multiplier 2^30, TFLite's larger-scale input: SaturatingRoundingDoublingHighMul
 // of (x + offset) << left_shift by 2^30 is exactly (x + offset) << (left_shift - 1), which widen() produces).
-enum { ANY_SHIFT, NEGATIVE, ZERO, HALF };
+// NO_FIX (the output rescale of a fused ReLU, conv_neon.h EPI_RELU): the shift is < 0 and the rounding fixup for
+// negative values is skipped (the output clamps to act_min either way).
+enum { ANY_SHIFT, NEGATIVE, ZERO, HALF, NO_FIX };
 template <int KIND>
 struct Rescale {
   int32x4_t mult, rsh;
@@ -19,6 +21,7 @@ struct Rescale {
     if (KIND == HALF) return v;
     v = vqrdmulhq_s32(v, mult);
     if (KIND == ZERO) return v;
+    if (KIND == NO_FIX) return vrshlq_s32(v, rsh);
     return ep::neon::round_shift<KIND == NEGATIVE>(v, rsh);
   }
 };
@@ -37,7 +40,27 @@ static inline void widen(int16x8_t v, int16x8_t pre, int32x4_t left, int32x4_t *
   }
 }
 
-template <bool WIDE, int K1, int K2, int KO>
+// Four int32x4 of requantized values -> 16 int8 by the output stage E of conv_neon.h (EPI_*).
+template <int E>
+static inline int8x16_t narrow16(int32x4_t s0, int32x4_t s1, int32x4_t s2, int32x4_t s3, int16x8_t offset,
+                                 int8x16_t lo, int8x16_t hi) {
+#if defined(__aarch64__)
+  if (E == ep::neon::EPI_RELU_U8) {  // clamp(r, 0, 255) - 128
+    const uint16x8_t a = vqmovun_high_s32(vqmovun_s32(s0), s1), b = vqmovun_high_s32(vqmovun_s32(s2), s3);
+    return veorq_s8(vreinterpretq_s8_u8(vqmovn_high_u16(vqmovn_u16(a), b)), vdupq_n_s8(-128));
+  }
+  const int16x8_t a = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(s0), s1), offset);
+  const int16x8_t b = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(s2), s3), offset);
+  const int8x16_t v = vqmovn_high_s16(vqmovn_s16(a), b);
+  if (E == ep::neon::EPI_FULL) return v;
+  return vminq_s8(vmaxq_s8(v, lo), hi);
+#else
+  return vcombine_s8(ep::neon::narrow(s0, s1, offset, vget_low_s8(lo), vget_low_s8(hi)),
+                     ep::neon::narrow(s2, s3, offset, vget_low_s8(lo), vget_low_s8(hi)));
+#endif
+}
+
+template <bool WIDE, int K1, int K2, int KO, int E>
 static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   const int32x4_t left = vdupq_n_s32(p->left_shift);
   const int16x8_t pre1 = vdupq_n_s16((int16_t)(p->left_shift - 16 - (K1 == HALF)));
@@ -47,7 +70,7 @@ static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, 
   const Rescale<KO> ro{vdupq_n_s32(p->output_multiplier), vdupq_n_s32(p->output_shift)};
   const int16x8_t off1 = vdupq_n_s16((int16_t)p->input1_offset), off2 = vdupq_n_s16((int16_t)p->input2_offset);
   const int16x8_t offset = vdupq_n_s16((int16_t)p->output_offset);
-  const int8x8_t lo = vdup_n_s8((int8_t)p->act_min), hi = vdup_n_s8((int8_t)p->act_max);
+  const int8x16_t lo = vdupq_n_s8((int8_t)p->act_min), hi = vdupq_n_s8((int8_t)p->act_max);
   const int32_t n = p->size;
   int32_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -59,9 +82,24 @@ static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, 
     widen<WIDE>(vaddw_high_s8(off2, y), pre2, left, &b[2], &b[3]);
     const int32x4_t s0 = ro(vaddq_s32(r1(a[0]), r2(b[0]))), s1 = ro(vaddq_s32(r1(a[1]), r2(b[1])));
     const int32x4_t s2 = ro(vaddq_s32(r1(a[2]), r2(b[2]))), s3 = ro(vaddq_s32(r1(a[3]), r2(b[3])));
-    vst1q_s8(out + i, vcombine_s8(ep::neon::narrow(s0, s1, offset, lo, hi), ep::neon::narrow(s2, s3, offset, lo, hi)));
+    vst1q_s8(out + i, narrow16<E>(s0, s1, s2, s3, offset, lo, hi));
   }
   return i;
+}
+
+// The output stage: with a fused ReLU (EPI_RELU*) a negative output shift needs no rounding fixup.
+template <bool WIDE, int K1, int K2>
+static inline int32_t add_output(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  switch (ep::neon::epilogue(p->output_offset, p->act_min, p->act_max)) {
+    case ep::neon::EPI_RELU_U8:
+      return add_vectors<WIDE, K1, K2, NO_FIX, ep::neon::EPI_RELU_U8>(p, in1, in2, out);
+    case ep::neon::EPI_RELU:
+      return add_vectors<WIDE, K1, K2, NO_FIX, ep::neon::EPI_RELU>(p, in1, in2, out);
+    case ep::neon::EPI_FULL:
+      return add_vectors<WIDE, K1, K2, NEGATIVE, ep::neon::EPI_FULL>(p, in1, in2, out);
+    default:
+      return add_vectors<WIDE, K1, K2, NEGATIVE, ep::neon::EPI_CLAMP>(p, in1, in2, out);
+  }
 }
 
 // TFLite's usual ADD: one input's shift 0, the other's and the output's negative; anything else: masked fixups.
@@ -70,16 +108,16 @@ static inline int32_t add_dispatch(const ep_add_s8_params *p, const int8_t *in1,
   const int32_t half = 1 << 30;
   if (WIDE && p->left_shift >= 17 && p->output_shift < 0) {  // HALF needs the shift by left_shift - 17 in widen()
     if (p->input1_shift == 0 && p->input1_multiplier == half && p->input2_shift < 0)
-      return add_vectors<WIDE, HALF, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+      return add_output<WIDE, HALF, NEGATIVE>(p, in1, in2, out);
     if (p->input1_shift < 0 && p->input2_shift == 0 && p->input2_multiplier == half)
-      return add_vectors<WIDE, NEGATIVE, HALF, NEGATIVE>(p, in1, in2, out);
+      return add_output<WIDE, NEGATIVE, HALF>(p, in1, in2, out);
   }
   if (p->output_shift < 0) {
-    if (p->input1_shift == 0 && p->input2_shift < 0) return add_vectors<WIDE, ZERO, NEGATIVE, NEGATIVE>(p, in1, in2, out);
-    if (p->input1_shift < 0 && p->input2_shift == 0) return add_vectors<WIDE, NEGATIVE, ZERO, NEGATIVE>(p, in1, in2, out);
-    if (p->input1_shift < 0 && p->input2_shift < 0) return add_vectors<WIDE, NEGATIVE, NEGATIVE, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift == 0 && p->input2_shift < 0) return add_output<WIDE, ZERO, NEGATIVE>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift == 0) return add_output<WIDE, NEGATIVE, ZERO>(p, in1, in2, out);
+    if (p->input1_shift < 0 && p->input2_shift < 0) return add_output<WIDE, NEGATIVE, NEGATIVE>(p, in1, in2, out);
   }
-  return add_vectors<WIDE, ANY_SHIFT, ANY_SHIFT, ANY_SHIFT>(p, in1, in2, out);
+  return add_vectors<WIDE, ANY_SHIFT, ANY_SHIFT, ANY_SHIFT, ep::neon::EPI_CLAMP>(p, in1, in2, out);
 }
 
 static inline int32_t scalar_add(const ep_add_s8_params *p, int8_t x, int8_t y) {

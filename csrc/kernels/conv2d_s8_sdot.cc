@@ -42,9 +42,13 @@ namespace {
   LEFT(a, "v18") "sqrdmulh v" #a ".4s, v" #a ".4s, v16.4s\n\t" FIX(a, "v20") "srshl v" #a ".4s, v" #a ".4s, v20.4s\n\t"
 #define EP_RQ_ACC1(a, LEFT, FIX) \
   LEFT(a, "v19") "sqrdmulh v" #a ".4s, v" #a ".4s, v17.4s\n\t" FIX(a, "v21") "srshl v" #a ".4s, v" #a ".4s, v21.4s\n\t"
-// Pixels p and p + 1 (accumulators a0-a3): requantize, narrow, offset, clamp, two 8-byte stores.
-#define EP_RQ_PAIR(a0, a1, a2, a3, LEFT, FIX)                                                      \
-  EP_RQ_ACC0(a0, LEFT, FIX) EP_RQ_ACC1(a1, LEFT, FIX) EP_RQ_ACC0(a2, LEFT, FIX) EP_RQ_ACC1(a3, LEFT, FIX) \
+// act_min >= the output zero point (conv_neon.h EPI_RELU*): no rounding fixup.
+#define EP_RQ_FIX_NONE(a, s) ""
+// Four requantized vectors (a0-a3) -> the 16 bytes of v28, by the output stage (conv_neon.h EPI_*). CONSTS: the
+// output offset v22 and the clamp v23-v24 (CLAMP: 10 instructions; FULL: no SMAX / SMIN, 8); U8: v22 = 0x80 bytes,
+// SQXTUN, UQXTN and EOR (7).
+#define EP_NARROW_CONSTS "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"
+#define EP_NARROW_OFFSET(a0, a1, a2, a3)                                                         \
   "sqxtn v26.4h, v" #a0 ".4s\n\t"                                                                \
   "sqxtn2 v26.8h, v" #a1 ".4s\n\t"                                                               \
   "sqxtn v27.4h, v" #a2 ".4s\n\t"                                                                \
@@ -52,9 +56,23 @@ namespace {
   "sqadd v26.8h, v26.8h, v22.8h\n\t"                                                             \
   "sqadd v27.8h, v27.8h, v22.8h\n\t"                                                             \
   "sqxtn v28.8b, v26.8h\n\t"                                                                     \
-  "sqxtn2 v28.16b, v27.8h\n\t"                                                                   \
-  "smax v28.16b, v28.16b, v23.16b\n\t"                                                           \
-  "smin v28.16b, v28.16b, v24.16b\n\t"                                                           \
+  "sqxtn2 v28.16b, v27.8h\n\t"
+#define EP_NARROW_CLAMP(a0, a1, a2, a3) \
+  EP_NARROW_OFFSET(a0, a1, a2, a3) "smax v28.16b, v28.16b, v23.16b\n\t" "smin v28.16b, v28.16b, v24.16b\n\t"
+#define EP_NARROW_FULL(a0, a1, a2, a3) EP_NARROW_OFFSET(a0, a1, a2, a3)
+#define EP_NARROW_U8_CONSTS "movi v22.16b, #0x80\n\t"
+#define EP_NARROW_U8(a0, a1, a2, a3)                                                             \
+  "sqxtun v26.4h, v" #a0 ".4s\n\t"                                                               \
+  "sqxtun2 v26.8h, v" #a1 ".4s\n\t"                                                              \
+  "sqxtun v27.4h, v" #a2 ".4s\n\t"                                                               \
+  "sqxtun2 v27.8h, v" #a3 ".4s\n\t"                                                              \
+  "uqxtn v28.8b, v26.8h\n\t"                                                                     \
+  "uqxtn2 v28.16b, v27.8h\n\t"                                                                   \
+  "eor v28.16b, v28.16b, v22.16b\n\t"
+// Pixels p and p + 1 (accumulators a0-a3): requantize, narrow (NARROW), two 8-byte stores.
+#define EP_RQ_PAIR(a0, a1, a2, a3, LEFT, FIX, NARROW)                                              \
+  EP_RQ_ACC0(a0, LEFT, FIX) EP_RQ_ACC1(a1, LEFT, FIX) EP_RQ_ACC0(a2, LEFT, FIX) EP_RQ_ACC1(a3, LEFT, FIX) \
+  NARROW(a0, a1, a2, a3)                                                                         \
   "st1 {v28.d}[0], [%[dst]], %[ostride]\n\t"                                                     \
   "st1 {v28.d}[1], [%[dst]], %[ostride]\n\t"
 
@@ -70,7 +88,7 @@ namespace {
 // rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
 // the output offset (8 x int16), act_min and act_max (16 x int8 each). `tiles` consecutive 8-channel tiles, the
 // outer loop in the asm too (the 8 row pointers stay in registers): tile t stores at base + 8 t.
-#define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX)                                                                    \
+#define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                                  \
   __asm__ volatile(                                                                                          \
       "0:\n\t"                                                                                               \
       "mov %[o], %[offsets]\n\t"                                                                             \
@@ -92,9 +110,9 @@ namespace {
       "3:\n\t"                                                                                               \
       "ld1 {v16.4s-v19.4s}, [%[rq]], #64\n\t"                                                                \
       "ld1 {v20.4s-v21.4s}, [%[rq]], #32\n\t"                                                                \
-      "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
-      EP_RQ_PAIR(0, 1, 2, 3, LEFT, FIX) EP_RQ_PAIR(4, 5, 6, 7, LEFT, FIX)                                     \
-      EP_RQ_PAIR(8, 9, 10, 11, LEFT, FIX) EP_RQ_PAIR(12, 13, 14, 15, LEFT, FIX)                               \
+      CONSTS                                                                                                 \
+      EP_RQ_PAIR(0, 1, 2, 3, LEFT, FIX, NARROW) EP_RQ_PAIR(4, 5, 6, 7, LEFT, FIX, NARROW)                     \
+      EP_RQ_PAIR(8, 9, 10, 11, LEFT, FIX, NARROW) EP_RQ_PAIR(12, 13, 14, 15, LEFT, FIX, NARROW)               \
       "add %[base], %[base], #8\n\t"                                                                         \
       "subs %[tiles], %[tiles], #1\n\t"                                                                      \
       "b.ne 0b\n\t"                                                                                          \
@@ -107,9 +125,34 @@ namespace {
         "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
         "v29", "v30", "v31")
 
+#define EP_SDOT_BY_NARROW(ASM, LOAD, LEFT, FIX)                                                                 \
+  if (E == ep::neon::EPI_RELU_U8) { ASM(LOAD, LEFT, FIX, EP_NARROW_U8_CONSTS, EP_NARROW_U8); }                    \
+  else if (E == ep::neon::EPI_FULL) { ASM(LOAD, LEFT, FIX, EP_NARROW_CONSTS, EP_NARROW_FULL); }                   \
+  else { ASM(LOAD, LEFT, FIX, EP_NARROW_CONSTS, EP_NARROW_CLAMP); }
+// The requantization variant (F, E) and the loads (PACKED) of a tile asm: with a ReLU stage (E = EPI_RELU*) no
+// rounding fixup.
+#define EP_SDOT_DISPATCH(ASM)                                                                                     \
+  if (PACKED) {                                                                                                   \
+    if (E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8) {                                                  \
+      if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_NONE) }             \
+      else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_NONE) }                        \
+    } else if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL) } \
+    else if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK) }          \
+    else if (F & EP_ALL_RIGHT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL) }     \
+    else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK) }                          \
+  } else {                                                                                                        \
+    if (E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8) {                                                  \
+      if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_NONE) }               \
+      else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_NONE) }                          \
+    } else if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL) } \
+    else if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK) }            \
+    else if (F & EP_ALL_RIGHT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL) }       \
+    else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK) }                            \
+  }
+
 // `tiles` >= 1 tiles of 8 x 8: w and rq advance past them; tile t stores 8 rows of 8 bytes at base + 8 t, ostride
 // bytes apart.
-template <int F, bool PACKED>
+template <int F, int E, bool PACKED>
 static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const int32_t *&rq,
                               const ep::neon::Steps &steps, const int8_t *consts, int8_t *base, intptr_t ostride,
                               intptr_t tiles) {
@@ -117,17 +160,7 @@ static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const 
   const int32_t *o;
   intptr_t c, k;
   int8_t *dst;
-  if (PACKED) {
-    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
-    else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
-    else if (F & EP_ALL_RIGHT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
-    else EP_SDOT_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
-  } else {
-    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
-    else if (F & EP_LEFT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
-    else if (F & EP_ALL_RIGHT) EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
-    else EP_SDOT_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
-  }
+  EP_SDOT_DISPATCH(EP_SDOT_TILE_ASM)
 }
 
 // The 4-channel tile (a remainder of 1-4 channels): accumulators v0-v7 (pixel p: v_p), per step one LD1 of the 4
@@ -146,23 +179,14 @@ static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const 
   EP_SDOT4_PIXEL(4, 28) EP_SDOT4_PIXEL(5, 29) EP_SDOT4_PIXEL(6, 30) EP_SDOT4_PIXEL(7, 31)
 #define EP_RQ4_ACC(a, LEFT, FIX) \
   LEFT(a, "v17") "sqrdmulh v" #a ".4s, v" #a ".4s, v16.4s\n\t" FIX(a, "v18") "srshl v" #a ".4s, v" #a ".4s, v18.4s\n\t"
-#define EP_RQ4_QUAD(a0, a1, a2, a3, LEFT, FIX)                                                    \
+#define EP_RQ4_QUAD(a0, a1, a2, a3, LEFT, FIX, NARROW)                                            \
   EP_RQ4_ACC(a0, LEFT, FIX) EP_RQ4_ACC(a1, LEFT, FIX) EP_RQ4_ACC(a2, LEFT, FIX) EP_RQ4_ACC(a3, LEFT, FIX) \
-  "sqxtn v26.4h, v" #a0 ".4s\n\t"                                                               \
-  "sqxtn2 v26.8h, v" #a1 ".4s\n\t"                                                              \
-  "sqxtn v27.4h, v" #a2 ".4s\n\t"                                                               \
-  "sqxtn2 v27.8h, v" #a3 ".4s\n\t"                                                              \
-  "sqadd v26.8h, v26.8h, v22.8h\n\t"                                                            \
-  "sqadd v27.8h, v27.8h, v22.8h\n\t"                                                            \
-  "sqxtn v28.8b, v26.8h\n\t"                                                                    \
-  "sqxtn2 v28.16b, v27.8h\n\t"                                                                  \
-  "smax v28.16b, v28.16b, v23.16b\n\t"                                                          \
-  "smin v28.16b, v28.16b, v24.16b\n\t"                                                          \
+  NARROW(a0, a1, a2, a3)                                                                         \
   "st1 {v28.s}[0], [%[dst]], %[ostride]\n\t"                                                    \
   "st1 {v28.s}[1], [%[dst]], %[ostride]\n\t"                                                    \
   "st1 {v28.s}[2], [%[dst]], %[ostride]\n\t"                                                    \
   "st1 {v28.s}[3], [%[dst]], %[ostride]\n\t"
-#define EP_SDOT4_TILE_ASM(LOAD, LEFT, FIX)                                                                   \
+#define EP_SDOT4_TILE_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                                 \
   __asm__ volatile(                                                                                          \
       "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
       "ld1 {v4.4s-v7.4s}, [%[rq]], #64\n\t"                                                                  \
@@ -177,8 +201,8 @@ static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const 
       "b.ne 2b\n\t"                                                                                          \
       "3:\n\t"                                                                                               \
       "ld1 {v16.4s-v18.4s}, [%[rq]], #48\n\t"                                                                \
-      "ld1 {v22.16b-v24.16b}, [%[consts]]\n\t"                                                               \
-      EP_RQ4_QUAD(0, 1, 2, 3, LEFT, FIX) EP_RQ4_QUAD(4, 5, 6, 7, LEFT, FIX)                                   \
+      CONSTS                                                                                                 \
+      EP_RQ4_QUAD(0, 1, 2, 3, LEFT, FIX, NARROW) EP_RQ4_QUAD(4, 5, 6, 7, LEFT, FIX, NARROW)                   \
       : [w] "+r"(w), [rq] "+r"(rq), [o] "+r"(o), [c] "+r"(c), [k] "=&r"(k), [dst] "+r"(dst)                  \
       : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
         [r6] "r"(r[6]), [r7] "r"(r[7]), [consts] "r"(consts), [ostride] "r"(ostride)                         \
@@ -186,25 +210,15 @@ static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const 
         "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31")
 
 // One 8-pixel x 4-channel tile: w and rq advance past it; 8 rows of 4 bytes at dst, ostride bytes apart.
-template <int F, bool PACKED>
+template <int F, int E, bool PACKED>
 static inline void sdot_tile4(const int8_t *const r[EP_NEON_GEMM_PIXELS], const int8_t *&w, const int32_t *&rq,
                               const ep::neon::Steps &steps, const int8_t *consts, int8_t *dst, intptr_t ostride) {
   const int32_t *o = steps.offsets;
   intptr_t c = steps.count, k;
-  if (PACKED) {
-    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
-    else if (F & EP_LEFT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
-    else if (F & EP_ALL_RIGHT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
-    else EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
-  } else {
-    if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL);
-    else if (F & EP_LEFT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK);
-    else if (F & EP_ALL_RIGHT) EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL);
-    else EP_SDOT4_TILE_ASM(EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK);
-  }
+  EP_SDOT_DISPATCH(EP_SDOT4_TILE_ASM)
 }
 
-template <int F>
+template <int F, int E>
 struct SdotTile {
   const ep_conv2d_s8_neon_params *p;
   int8_t consts[48];  // output offset (8 x int16), act_min (16 x int8), act_max (16 x int8)
@@ -225,12 +239,12 @@ struct SdotTile {
     if (n == EP_NEON_GEMM_PIXELS && out_c >= 8) {  // every tile whole
       const int8_t *w = p->filter;
       const int32_t *rq = p->rq;
-      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
+      sdot_tiles<F, E, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
       const int32_t r = out_c % 8;
       if (r > 4)
-        sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 8, out_c, 1);
+        sdot_tiles<F, E, PACKED>(rows, w, rq, steps, consts, out + out_c - 8, out_c, 1);
       else if (r > 0)
-        sdot_tile4<F, PACKED>(rows, w, rq, steps, consts, out + out_c - 4, out_c);
+        sdot_tile4<F, E, PACKED>(rows, w, rq, steps, consts, out + out_c - 4, out_c);
       return;
     }
     partial_block<PACKED>(rows, n, steps, out);
@@ -247,11 +261,11 @@ struct SdotTile {
     int32_t oc = 0;
     if (out_c >= 8) {
       if (rows8) {
-        sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
+        sdot_tiles<F, E, PACKED>(rows, w, rq, steps, consts, out, out_c, out_c / 8);
         oc = out_c / 8 * 8;
       } else {
         for (; oc + 8 <= out_c; oc += 8) {
-          sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, tmp, 8, 1);
+          sdot_tiles<F, E, PACKED>(rows, w, rq, steps, consts, tmp, 8, 1);
           copy_out(tmp, 8, n, out + oc, 8);
         }
       }
@@ -264,9 +278,9 @@ struct SdotTile {
     int8_t *dst = whole ? out + start : tmp;
     const intptr_t ostride = whole ? out_c : width;
     if (width == 8)
-      sdot_tiles<F, PACKED>(rows, w, rq, steps, consts, dst, ostride, 1);
+      sdot_tiles<F, E, PACKED>(rows, w, rq, steps, consts, dst, ostride, 1);
     else
-      sdot_tile4<F, PACKED>(rows, w, rq, steps, consts, dst, ostride);
+      sdot_tile4<F, E, PACKED>(rows, w, rq, steps, consts, dst, ostride);
     if (!whole) copy_out(tmp, width, n, out + start, out_c - start < width ? out_c - start : width);
   }
 
@@ -285,21 +299,42 @@ struct SdotTile {
   }
 };
 
+// The requantization variant: with no rounding fixup (EPI_RELU*) only the left shift matters.
+template <int E>
+static ep_status dispatch(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch, int8_t *output) {
+  const bool relu = E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8;
+  const int F = (p->left_shifts ? EP_LEFT : 0) | (p->all_right ? EP_ALL_RIGHT : 0);
+  if (relu) {
+    if (F & EP_LEFT) return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT, E>(p));
+    return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0, E>(p));
+  }
+  switch (F) {
+    case EP_LEFT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT, E>(p));
+    case EP_ALL_RIGHT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT, E>(p));
+    case EP_LEFT | EP_ALL_RIGHT:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT, E>(p));
+    default:
+      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0, E>(p));
+  }
+}
+
 }  // namespace
 #endif
 
 extern "C" ep_status ep_conv2d_s8_sdot(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                        int8_t *output) {
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
-  switch ((p->left_shifts ? EP_LEFT : 0) | (p->all_right ? EP_ALL_RIGHT : 0)) {
-    case EP_LEFT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT>(p));
-    case EP_ALL_RIGHT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_ALL_RIGHT>(p));
-    case EP_LEFT | EP_ALL_RIGHT:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<EP_LEFT | EP_ALL_RIGHT>(p));
+  switch (ep::neon::epilogue(p->output_offset, p->act_min, p->act_max)) {
+    case ep::neon::EPI_FULL:
+      return dispatch<ep::neon::EPI_FULL>(p, input, scratch, output);
+    case ep::neon::EPI_RELU:
+      return dispatch<ep::neon::EPI_RELU>(p, input, scratch, output);
+    case ep::neon::EPI_RELU_U8:
+      return dispatch<ep::neon::EPI_RELU_U8>(p, input, scratch, output);
     default:
-      return ep::neon::conv_gemm(p, input, scratch, output, SdotTile<0>(p));
+      return dispatch<ep::neon::EPI_CLAMP>(p, input, scratch, output);
   }
 #else
   (void)p, (void)input, (void)scratch, (void)output;

@@ -272,3 +272,88 @@ def test_neon_avg_pool_bit_exact(target, tmp_path):
     result = verify(tmp_path / "out", inputs=3, qemu=True)
     assert result["bit_exact"] is True, result
     assert [layer["kernel"] for layer in result["layers"]] == ["ep_avg_pool_s8_neon"] * len(ops)
+
+
+def test_columns_for_small_in_c():
+    """A small filter_h * in_c (an RGB stem): the GEMM reads its rows from "columns" (segments = 2), K = filter_h *
+    filter_w * in_c rounded up to 16 once, in (fx, fy, c) order; wider inputs keep segments / im2col rows."""
+    rng = np.random.default_rng(0)
+    ops = _clip_weights([conv_op(rng, "a", 1, 8, 8, 3, 16, 3, 3), conv_op(rng, "b", 1, 8, 8, 16, 8, 3, 3),
+                         conv_op(rng, "c", 1, 8, 8, 4, 8, 4, 3), conv_op(rng, "d", 1, 8, 8, 3, 8, 5, 5)])
+    for isa in (RPI4_ISA, RPI5_ISA):
+        calls = sorted(lower_graph(_graph(ops, "t"), isa).calls, key=lambda c: c.op.index)
+        assert [c.params["segments"] for c in calls[:3]] == [2, 1, 2], isa
+        assert calls[3].params["segments"] != 2  # filter_h 5: no TBL chunk
+        assert calls[0].params["k_padded"] == 32 and calls[2].params["k_padded"] == 48
+    w = ops[0].inputs[1].data  # [oc, fy, fx, c]
+    packed = neon.pack_smlal(w.transpose(0, 2, 1, 3).reshape(16, 27))
+    assert np.array_equal(lower_graph(_graph(ops[:1], "t"), RPI4_ISA).calls[0].consts["filter"], packed)
+    assert packed.reshape(4, 2, 4, 16)[0, 0, 1, 3] == w[1, 1, 0, 0]  # k = 3: fx 0, fy 1, c 0
+
+
+def _pow2_conv(rng, tag, n, h, w, c, oc, kh, kw, act, out_zp, sh=1, sw=1, padding="SAME"):
+    """A conv whose effective scale is 2^-7 (input 1/16, weights 1/32, output 1/4): multiplier 2^30, shift -6, so
+    one accumulator in 64 lies exactly halfway between two outputs, negative ones included (the rounding fixup's
+    case)."""
+    from edgeprune.ir import Op
+    from edgeprune.testing.single_op import qparams, tensor
+
+    oh, ow = _mve._out(h, kh, sh, 1, padding), _mve._out(w, kw, sw, 1, padding)
+    x = tensor(f"x{tag}", (n, h, w, c), "int8", qparams(0.0625, int(rng.integers(-20, 20))))
+    y = tensor(f"y{tag}", (n, oh, ow, oc), "int8", qparams(0.25, out_zp))
+    wq = qparams(np.array([1 / 32], dtype=np.float32), np.zeros(1, dtype=np.int64), axis=0)
+    wt = tensor(f"w{tag}", (oc, kh, kw, c), "int8", wq, data=rng.integers(-127, 128, size=(oc, kh, kw, c)))
+    bias = _mve._bias(rng, f"b{tag}", oc, 0.0625, wq)
+    attrs = {"padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h_factor": 1, "dilation_w_factor": 1,
+             "fused_activation": act}
+    return Op(kind="CONV_2D", inputs=[x, wt, bias], outputs=[y], attrs=attrs)
+
+
+def _pow2_add(tag, shape, act, out_zp):
+    """ADD with scales 1/4, 1/8 and output 1/2: the output rescale is 2^-20 (multiplier 2^30, shift -19), exact
+    halves included."""
+    from edgeprune.ir import Op
+    from edgeprune.testing.single_op import qparams, tensor
+
+    a = tensor(f"a{tag}", shape, "int8", qparams(0.25, 3))
+    b = tensor(f"c{tag}", shape, "int8", qparams(0.125, -9))
+    y = tensor(f"y{tag}", shape, "int8", qparams(0.5, out_zp))
+    return Op(kind="ADD", inputs=[a, b], outputs=[y], attrs={"fused_activation": act})
+
+
+@needs_qemu
+@pytest.mark.parametrize("target", ["rpi4", "rpi5"])
+def test_neon_stems_and_output_stages_bit_exact(target, tmp_path):
+    """Columns (small in_c: 1-5 channels, filter_h 2-4, padding, strides, dilation_h, batches, channel tails), the
+    SMLAL tile's step modes (SLIDE3 over 16 channels, SLIDE3_S2 at stride 2, PAIRS over 32 / 64 channels and 1x1
+    stride 2) and the output stages of conv_neon.h (EPI_RELU_U8: ReLU with zero point -128; EPI_RELU: ReLU / ReLU6
+    with other zero points; EPI_FULL; EPI_CLAMP) on accumulators with exact negative halves, and the same stages in
+    ADD."""
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    rng = np.random.default_rng(11)
+    ops = _clip_weights([
+        conv_op(rng, "c1", 2, 9, 11, 3, 16, 3, 3, act="RELU"),
+        conv_op(rng, "c2", 1, 10, 17, 3, 8, 3, 3, sh=2, sw=2),
+        conv_op(rng, "c3", 1, 8, 8, 1, 6, 3, 3, padding="VALID"),
+        conv_op(rng, "c4", 1, 9, 9, 4, 12, 4, 3),
+        conv_op(rng, "c5", 1, 9, 13, 5, 7, 3, 2, dh=2),
+        conv_op(rng, "c6", 1, 6, 7, 2, 5, 2, 3, sw=3)])
+    ops += [_pow2_conv(rng, "r1", 1, 8, 12, 16, 16, 3, 3, "RELU", -128),  # SLIDE3, U8
+            _pow2_conv(rng, "r2", 1, 9, 16, 16, 12, 3, 3, "RELU", -7, sh=2, sw=2),  # SLIDE3_S2, RELU
+            _pow2_conv(rng, "r3", 1, 6, 9, 32, 8, 3, 3, "RELU6", -128),  # PAIRS (segments), RELU
+            _pow2_conv(rng, "r4", 2, 8, 10, 32, 10, 1, 1, "NONE", 3, sh=2, sw=2, padding="VALID"),  # direct, FULL
+            _pow2_conv(rng, "r5", 1, 12, 12, 3, 16, 3, 3, "RELU", -128),  # columns, U8
+            _pow2_conv(rng, "r6", 1, 5, 6, 64, 8, 3, 3, "RELU_N1_TO_1", 0),  # PAIRS, CLAMP
+            _pow2_conv(rng, "r7", 1, 7, 7, 16, 4, 3, 3, "RELU", 40)]  # out_c 4, RELU
+    ops += [_pow2_add("a1", (1, 9, 7, 16), "RELU", -128), _pow2_add("a2", (1, 5, 5, 16), "RELU", 4),
+            _pow2_add("a3", (1, 3, 3, 16), "NONE", -2), _pow2_add("a4", (1, 3, 7, 5), "RELU6", -128)]
+    model = tmp_path / "m.tflite"
+    model.write_bytes(graph_to_bytes(_graph(ops, "neon_stages")))
+    build(model, load_profile(target), tmp_path / "out")
+    result = verify(tmp_path / "out", inputs=3, qemu=True)
+    assert result["bit_exact"] is True, result
+    conv = "ep_conv2d_s8_neon" if target == "rpi4" else "ep_conv2d_s8_sdot"
+    assert sorted(layer["kernel"] for layer in result["layers"]) == ["ep_add_s8_neon"] * 4 + [conv] * 13

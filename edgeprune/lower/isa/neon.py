@@ -145,6 +145,23 @@ def use_segments(p: dict, sdot: bool) -> bool:
     return p["filter_h"] * segment_bytes(p) <= (max(k16 + 16, k16 * 5 // 4) if sdot else k16 * 9 // 8)
 
 
+COLUMNS_SLACK = 128  # EP_NEON_COLUMNS_SLACK
+
+
+def use_columns(p: dict, sdot: bool) -> bool:
+    """Whether the GEMM reads its rows from "columns" (segments = 2, csrc neon_gemm.h build_columns): each output row's
+    padded input columns with their filter_h taps one after the other (filter_h * in_c bytes, 2 <= filter_h <= 4,
+    at most 16 bytes: one TBL chunk), so a window's GEMM row is contiguous, in (fx, fy, c) order, with K only
+    rounded up to 16 once. For small in_c (an RGB stem): fewer steps than segments, and no per-pixel gather as with
+    im2col rows. Taken when it needs fewer 16-byte steps than segments, or segments are not taken."""
+    if p["dilation_w"] != 1 or not 2 <= p["filter_h"] <= 4 or p["filter_h"] * p["in_c"] > 16:
+        return False
+    if p["filter_h"] == 1 and p["filter_w"] == 1:
+        return False
+    k16 = -(-(p["filter_h"] * p["filter_w"] * p["in_c"]) // 16) * 16
+    return not use_segments(p, sdot) or k16 < p["filter_h"] * segment_bytes(p)
+
+
 def gemm_scratch_bytes(p: dict) -> int:
     """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
     zero point when the convolution reads outside it (or segments read past its end), then, unless the GEMM reads
@@ -154,8 +171,11 @@ def gemm_scratch_bytes(p: dict) -> int:
     if p["direct"]:
         return steps
     padded_h, padded_w, copy = _padded(p, segments=bool(p["segments"]))
+    copy = copy or p["segments"] == 2  # columns: always built from the padded copy
     nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
-    if not p["segments"]:
+    if p["segments"] == 2:  # the columns of every output row, then the slack
+        nbytes += -(-(p["out_h"] * padded_w * p["filter_h"] * p["in_c"]) // 16) * 16 + COLUMNS_SLACK
+    elif not p["segments"]:
         nbytes += GEMM_PIXELS * p["k_padded"] + 16  # im2col rows, then the short rows' overrun
     return nbytes + steps
 
@@ -191,7 +211,10 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)
     segments = int(bool(direct) or use_segments(params, sdot))
-    if segments and not direct:  # K runs over the filter rows, each zero-padded to segment_bytes
+    if not direct and use_columns(params, sdot):  # K in (fx, fy, c) order: a window's columns, one after the other
+        segments = 2
+        w2 = w.transpose(0, 2, 1, 3).reshape(oc, k).astype(np.int8)
+    elif segments and not direct:  # K runs over the filter rows, each zero-padded to segment_bytes
         seg, row = segment_bytes(params), int(p["filter_w"]) * int(p["in_c"])
         w2 = np.pad(w2.reshape(oc, int(p["filter_h"]), row), ((0, 0), (0, 0), (0, seg - row))).reshape(oc, -1)
     k_padded = -(-w2.shape[1] // 16) * 16

@@ -71,6 +71,7 @@ static inline Source source_geometry(const ep_conv2d_s8_neon_params *p) {
   s.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
   s.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
   s.copy = p->pad_h > 0 || p->pad_w > 0 || s.padded_h > p->in_h || s.padded_w > p->in_w;
+  if (p->segments == 2 && !p->direct) s.copy = true;  // columns: built from the padded copy (see build_columns)
   if (!s.copy && p->segments) {  // the last window's last segment would read past the input: copy it
     const int64_t row = (int64_t)p->in_w * p->in_c;
     const int64_t last = ((int64_t)(p->out_h - 1) * p->stride_h + (int64_t)(p->filter_h - 1) * p->dilation_h) * row +
@@ -99,6 +100,79 @@ static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s,
   }
 }
 
+/* Columns (segments == 2): for a small filter_h * in_c, each output row y gets one "column" per padded input column
+ * x: the filter_h taps (y * stride_h + fy * dilation_h, x) one after the other, filter_h * in_c bytes. A window's
+ * filter_w columns are then contiguous: its GEMM row (K in (fx, fy, c) order, the packed filter permuted to match)
+ * is read in place, filter_w * filter_h * in_c bytes (k_padded: the tail multiplies zero weights), and the windows
+ * of a row are stride_w columns apart. Bytes per output row of columns: */
+static inline int32_t column_row_bytes(const ep_conv2d_s8_neon_params *p, const Source &s) {
+  return s.padded_w * p->filter_h * p->in_c;
+}
+/* The columns' scratch: out_h rows, then slack for the last chunk's overrun and the K tail's over-read. */
+#define EP_NEON_COLUMNS_SLACK 128
+static inline size_t columns_bytes(const ep_conv2d_s8_neon_params *p, const Source &s) {
+  return (((size_t)p->out_h * (size_t)column_row_bytes(p, s) + 15u) & ~(size_t)15u) + EP_NEON_COLUMNS_SLACK;
+}
+
+/* Builds the columns of every output row from the padded image. AArch64 with 2 <= filter_h <= 4 and
+ * filter_h * in_c <= 16: per chunk of m = 16 / in_c columns, one 16-byte load per filter row and TBLs over those
+ * filter_h registers give the m columns' m * filter_h * in_c bytes (16-byte stores; each chunk's overrun is
+ * overwritten by the next chunk or the next row, the last one lands in the slack). The loads read up to 16 bytes
+ * past a padded row: the next row, or the columns that follow the padded image in the scratch (garbage that only
+ * reaches the overrun). Else byte copies. */
+static inline void build_columns(const ep_conv2d_s8_neon_params *p, const Source &s, const int8_t *image,
+                                 int8_t *columns) {
+  const int32_t C = p->in_c, FH = p->filter_h, col = FH * C, width = s.padded_w;
+  const size_t src_row = (size_t)width * C, tap_row = src_row * p->dilation_h, y_step = src_row * p->stride_h;
+  const int32_t row_bytes = column_row_bytes(p, s);
+#if defined(__aarch64__)
+  if (FH >= 2 && FH <= 4 && col <= 16) {
+    const int32_t m = 16 / C, chunk = m * col, vectors = (chunk + 15) / 16;
+    uint8_t index[64];
+    for (int32_t j = 0; j < 64; ++j) {  // output byte j of a chunk: column j / col, tap (j % col) / C, channel
+      const int32_t x = j / col, fy = (j % col) / C, c = j % C;
+      index[j] = j < chunk ? (uint8_t)(16 * fy + x * C + c) : 0;
+    }
+    const uint8x16_t i0 = vld1q_u8(index), i1 = vld1q_u8(index + 16), i2 = vld1q_u8(index + 32);
+    const uint8x16_t i3 = vld1q_u8(index + 48);
+    for (int32_t y = 0; y < p->out_h; ++y) {
+      const int8_t *r = image + (size_t)y * y_step;
+      int8_t *dst = columns + (size_t)y * row_bytes;
+      for (int32_t x = 0; x < width; x += m, r += m * C, dst += chunk) {
+        int8x16x4_t t;
+        t.val[0] = vld1q_s8(r);
+        t.val[1] = vld1q_s8(r + tap_row);
+        t.val[2] = FH > 2 ? vld1q_s8(r + 2 * tap_row) : t.val[1];
+        t.val[3] = FH > 3 ? vld1q_s8(r + 3 * tap_row) : t.val[2];
+        if (FH == 2) {
+          const int8x16x2_t u = {{t.val[0], t.val[1]}};
+          vst1q_s8(dst, vqtbl2q_s8(u, i0));
+          if (vectors > 1) vst1q_s8(dst + 16, vqtbl2q_s8(u, i1));
+        } else if (FH == 3) {
+          const int8x16x3_t u = {{t.val[0], t.val[1], t.val[2]}};
+          vst1q_s8(dst, vqtbl3q_s8(u, i0));
+          if (vectors > 1) vst1q_s8(dst + 16, vqtbl3q_s8(u, i1));
+          if (vectors > 2) vst1q_s8(dst + 32, vqtbl3q_s8(u, i2));
+        } else {
+          vst1q_s8(dst, vqtbl4q_s8(t, i0));
+          if (vectors > 1) vst1q_s8(dst + 16, vqtbl4q_s8(t, i1));
+          if (vectors > 2) vst1q_s8(dst + 32, vqtbl4q_s8(t, i2));
+          if (vectors > 3) vst1q_s8(dst + 48, vqtbl4q_s8(t, i3));
+        }
+      }
+    }
+    return;
+  }
+#endif
+  for (int32_t y = 0; y < p->out_h; ++y) {
+    const int8_t *r = image + (size_t)y * y_step;
+    int8_t *dst = columns + (size_t)y * row_bytes;
+    for (int32_t x = 0; x < width; ++x, dst += col)
+      for (int32_t fy = 0; fy < FH; ++fy)
+        for (int32_t c = 0; c < C; ++c) dst[fy * C + c] = r[(size_t)fy * tap_row + (size_t)x * C + c];
+  }
+}
+
 /* The 16-byte steps of a GEMM row: step s reads rows[i] + offsets[s] (offsets[0] == 0). In place (segments), a
  * window's filter_h rows are segments of segment_bytes() bytes, one image row apart (the bytes past filter_w * in_c
  * multiply zero weights; after the image's last row they read the scratch that follows the padded copy, the step
@@ -106,6 +180,13 @@ static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s,
 struct Steps {
   const int32_t *offsets;
   int32_t count;
+  /* The same steps as pair_rows runs of `pairs` pairs of adjacent steps (32 contiguous bytes each), the next run
+   * pair_jump bytes after the end of one (segments: one run per filter row; else one run); pairs = 0 when some run
+   * has an odd number of steps. */
+  int32_t pairs, pair_rows, pair_jump;
+  /* Segments: the filter rows' steps per row (segment_bytes / 16) and the bytes from one filter row to the next;
+   * else 0. */
+  int32_t row_steps, row_stride;
 };
 
 /* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out,
@@ -117,26 +198,35 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
   if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 || p->in_c <= 0 ||
       p->k_padded < p->filter_h * p->filter_w * p->in_c || p->k_padded % 16 != 0 ||
       (p->direct && (p->in_c % 16 != 0 || p->filter_h != 1 || p->filter_w != 1 || p->pad_h || p->pad_w)) ||
-      (p->segments && !p->direct && (p->dilation_w != 1 || p->k_padded != p->filter_h * segment_bytes(p))))
+      (p->segments == 1 && !p->direct && (p->dilation_w != 1 || p->k_padded != p->filter_h * segment_bytes(p))) ||
+      (p->segments == 2 && !p->direct &&
+       (p->dilation_w != 1 || p->k_padded != ((p->filter_h * p->filter_w * p->in_c + 15) & ~15))) ||
+      p->segments < 0 || p->segments > 2)
     return EP_ERROR_ARGUMENT;
   const Source src = p->direct ? Source{p->in_h, p->in_w, false} : source_geometry(p);
-  const bool segments = p->direct || p->segments;
+  const bool segments = p->direct || p->segments;  // rows read in place (from the columns for segments == 2)
+  const bool columns = !p->direct && p->segments == 2;
   const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
   const size_t src_row = (size_t)src.padded_w * p->in_c;
   int8_t *padded = (int8_t *)scratch;
   int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
   const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes, seg = segment_bytes(p);
-  // The step offsets follow the padded image and the im2col rows in the scratch.
-  int32_t *offsets = (int32_t *)(void *)(segments ? cols : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
-  int32_t n_steps = 0;
-  if (segments && !p->direct) {
+  // The step offsets follow the padded image and the im2col rows (or the columns) in the scratch.
+  int32_t *offsets = (int32_t *)(void *)(columns    ? cols + columns_bytes(p, src)
+                                         : segments ? cols
+                                                    : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
+  int32_t n_steps = 0, pairs = 0, pair_rows = 0, pair_jump = 0, row_steps = 0, row_stride = 0;
+  if (segments && !p->direct && !columns) {
     const int32_t stride = (int32_t)(src_row * p->dilation_h);
+    row_steps = seg / 16, row_stride = stride;
     for (int32_t fy = 0; fy < p->filter_h; ++fy)
       for (int32_t b = 0; b < seg; b += 16) offsets[n_steps++] = fy * stride + b;
+    if (seg % 32 == 0) pairs = seg / 32, pair_rows = p->filter_h, pair_jump = stride - seg;
   } else {
     for (int32_t b = 0; b < p->k_padded; b += 16) offsets[n_steps++] = b;
+    if (n_steps % 2 == 0) pairs = n_steps / 2, pair_rows = 1;
   }
-  const Steps steps{offsets, n_steps};
+  const Steps steps{offsets, n_steps, pairs, pair_rows, pair_jump, row_steps, row_stride};
   if (!segments && p->k_padded > k) {  // the K tail of the im2col rows multiplies zero weights: make it finite
     for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) memset(cols + (size_t)i * p->k_padded + k, 0, (size_t)(p->k_padded - k));
   }
@@ -144,8 +234,9 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
   // Locals: the im2col stores (int8_t) may alias *p, so the compiler would reload every field per row.
   const int32_t filter_h = p->filter_h, filter_w = p->filter_w, in_c = p->in_c, dilation_w = p->dilation_w;
   const int32_t k_padded = p->k_padded, out_w = p->out_w;
-  const size_t tap_row = src_row * (size_t)p->dilation_h, y_step = src_row * (size_t)p->stride_h;
-  const size_t x_step = (size_t)p->stride_w * (size_t)in_c;
+  const size_t tap_row = src_row * (size_t)p->dilation_h;
+  const size_t y_step = columns ? (size_t)column_row_bytes(p, src) : src_row * (size_t)p->stride_h;
+  const size_t x_step = (size_t)p->stride_w * (size_t)in_c * (columns ? (size_t)filter_h : 1u);
   const bool short_rows = src.copy && dilation_w == 1 && row_bytes < 16;
   int8_t *out = output;
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -153,6 +244,10 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
     if (src.copy) {
       pad_image(p, src, image, padded);
       image = padded;
+    }
+    if (columns) {
+      build_columns(p, src, image, cols);
+      image = cols;
     }
     int32_t ox = 0;  // the next pixel to gather: column ox, window at `window`
     const int8_t *row_start = image, *window = image;

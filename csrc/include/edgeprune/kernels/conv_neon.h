@@ -135,6 +135,24 @@ static inline int32x4_t round_shift(int32x4_t v, int32x4_t rsh) {
   return vrshlq_s32(vsraq_n_s32(v, vandq_s32(v, rsh), 31), rsh);
 }
 
+/* The output stage a kernel may take, from the output zero point (output_offset) and the activation range, each an
+ * exact rewrite of requantize() + narrow():
+ *  - EPI_CLAMP: as narrow();
+ *  - EPI_FULL: act_min == -128 and act_max == 127: the int8 saturation is the clamp (no SMAX / SMIN);
+ *  - EPI_RELU: act_min >= the zero point (fused ReLU / ReLU6): no rounding fixup for negative values. It only
+ *    changes values x < 0, where both roundings give a result <= 0, so the output (<= the zero point) clamps to
+ *    act_min either way;
+ *  - EPI_RELU_U8: EPI_RELU with zero point == act_min == -128 and act_max == 127: the output is
+ *    clamp(r, 0, 255) - 128, i.e. SQXTUN to uint16, UQXTN to uint8 and EOR 0x80 (no offset, no clamp). */
+enum { EPI_CLAMP, EPI_FULL, EPI_RELU, EPI_RELU_U8 };
+
+static inline int epilogue(int32_t output_offset, int32_t act_min, int32_t act_max) {
+  if (act_min >= output_offset && act_min <= act_max) {
+    return output_offset == -128 && act_min == -128 && act_max == 127 ? EPI_RELU_U8 : EPI_RELU;
+  }
+  return act_min <= -128 && act_max >= 127 ? EPI_FULL : EPI_CLAMP;
+}
+
 /* Two int32x4 of requantized values -> 8 int8 with the output offset and the activation clamp. Saturating
  * to int16 before the offset and to int8 after it gives the same bytes as the reference's int32 clamp
  * (the clamp bounds lie inside int8). */
