@@ -114,6 +114,14 @@ def test_sdot_panel_layout():
     assert list(neon.gemm_rq(np.arange(10), np.arange(10), np.zeros(10), 4)[32:36]) == [6, 7, 8, 9]
 
 
+def test_depthwise_scratch_covers_the_columns_the_kernel_interleaves():
+    """The 3x3 SDOT depthwise path interleaves 64 bytes per column of the image it reads: with VALID padding and
+    stride 2 it reads the input in place, all in_w columns, though the windows span fewer (here 5 of 6)."""
+    p = {"in_h": 7, "in_w": 6, "in_c": 48, "filter_h": 3, "filter_w": 3, "out_h": 3, "out_w": 2, "stride_h": 1,
+         "stride_w": 2, "dilation_h": 1, "dilation_w": 1, "pad_h": 0, "pad_w": 0}
+    assert neon.depthwise_scratch_bytes(p) == 48 + 64 * 6  # 9 tap offsets (int32, rounded up to 16), 6 columns
+
+
 def test_segments_pad_filter_rows():
     """Rows of filter_w * in_c bytes that are not a multiple of 16 are read in place, K padded per row."""
     rng = np.random.default_rng(0)

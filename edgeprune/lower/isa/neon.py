@@ -258,7 +258,9 @@ def depthwise_scratch_bytes(p: dict) -> int:
         # flat_rows: for each of the C phases, 4 x 16 int32 requantization fields and taps x 16 weights.
         columns = p["in_c"] * (4 * 16 * 4 + 16 * taps)
     elif p["filter_h"] == 3 and p["filter_w"] == 3 and p["in_c"] >= 16:
-        columns = 64 * padded_w  # the SDOT path's interleaved window rows: 64 bytes per padded column
+        # The SDOT path's interleaved window rows: 64 bytes per column of the image it reads, the input itself (all
+        # in_w columns, not only those the windows span) when it does not copy.
+        columns = 64 * (padded_w if copy else p["in_w"])
     else:
         columns = 0
     return -(-(4 * taps) // 16) * 16 + image + columns
