@@ -158,7 +158,8 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
         weight_part = measure_size(profile, elf, exclude_symbols=lambda s: s in weights)
         static_model = measure_size(profile, elf, exclude_objects=model_objects)
         # Sanitized binaries run natively: their shadow memory does not fit under QEMU user mode.
-        run_result = run(profile, elf, timeout_s=1800, count_instructions=not sanitize)
+        run_result = run(profile, elf, timeout_s=1800, count_instructions=not sanitize,
+                         threads=int(report.get("threads", 1)) > 1)
 
     text = run_result.stdout.decode(errors="replace")
     if run_result.exit_code != 0:
@@ -220,6 +221,8 @@ def _layer_profile(model_c: Path, graph, counts: list[int]) -> list[dict] | None
     src = model_c.read_text()
     body = src[src.find("_invoke_profiled(void) {"):]
     kernels = {int(m.group(2)): m.group(1) for m in re.finditer(r"status = (\w+)\(&s_params(\d+)", body)}
+    kernels.update({int(m.group(1)): m.group(2)  # split calls (--threads): the pool runs the kernel's slices
+                    for m in re.finditer(r"status = ep_parallel_run\(\d+, s_task(\d+)\); /\* (\w+) \*/", body)})
     ops = {int(m.group(1)): (m.group(2), int(m.group(3)))
            for m in re.finditer(r"/\* call (\d+): (\S+) \(operator (\d+)\) \*/", src)}
     if not counts or len(counts) != len(kernels) + 1:
