@@ -67,11 +67,11 @@ def _row_slices(call: KernelCall, threads: int) -> list[Slice] | None:
     need = ("batches", "in_h", "out_h", "pad_h", "stride_h", "filter_h")
     if any(k not in p for k in need) or int(p["batches"]) != 1:
         return None
-    outs = {call.outputs[0] % len(call.args)}
+    outs = [j for j, a in enumerate(call.args) if call.op.outputs and a is call.op.outputs[0]]
     inputs = [j for j, a in enumerate(call.args) if _activation(a) and j not in outs]
-    if len(inputs) != 1:
+    if len(inputs) != 1 or len(outs) != 1:
         return None
-    x, y = call.args[inputs[0]], call.args[next(iter(outs))]
+    x, y = call.args[inputs[0]], call.args[outs[0]]
     if not (_activation(y) and len(x.shape) == 4 and len(y.shape) == 4 and x.shape[0] == 1 and y.shape[0] == 1
             and x.shape[1] == int(p["in_h"]) and y.shape[1] == int(p["out_h"])):
         return None
@@ -89,7 +89,7 @@ def _row_slices(call: KernelCall, threads: int) -> list[Slice] | None:
         if i0 >= in_h:
             return None
         params = dict(p, in_h=in_h - i0, out_h=o1 - o0, pad_h=i0 - origin)
-        deltas = {inputs[0]: i0 * in_row, next(iter(outs)): o0 * out_row}
+        deltas = {inputs[0]: i0 * in_row, outs[0]: o0 * out_row}
         deltas.update({j: t * strides[j] for j in scratch})
         slices.append(Slice(params, deltas))
     return slices
