@@ -224,7 +224,7 @@ def _layer_profile(model_c: Path, graph, counts: list[int]) -> list[dict] | None
     kernels.update({int(m.group(1)): m.group(2)  # split calls (--threads): the pool runs the kernel's slices
                     for m in re.finditer(r"status = ep_parallel_run\(\d+, s_task(\d+)\); /\* (\w+) \*/", body)})
     ops = {int(m.group(1)): (m.group(2), int(m.group(3)))
-           for m in re.finditer(r"/\* call (\d+): (\S+) \(operator (\d+)\) \*/", src)}
+           for m in re.finditer(r"/\* call (\d+): (\S+) \(operator (\d+)\)[^*]*\*/", src)}
     if not counts or len(counts) != len(kernels) + 1:
         return None
     overhead = counts[0]

@@ -215,6 +215,8 @@ def _build_verify(model: Path, target: str, threads: int, out: Path) -> dict:
     assert report["threads"] == threads
     result = verify(out, inputs=2, qemu=True)
     assert result["bit_exact"] is True, {k: v for k, v in result.items() if k != "layers"}
+    # The per-layer profile (verify) names every call, split or not.
+    assert result["layers"] and all(layer["op"] != "?" for layer in result["layers"])
     return report
 
 
@@ -254,3 +256,21 @@ def test_host_threads_under_sanitizers(sanitizers, tmp_path, monkeypatch):
     build(model, load_profile("host"), tmp_path / "out", threads=3)
     result = verify_mod.verify(tmp_path / "out", inputs=2, qemu=True, sanitize=True)
     assert result["bit_exact"] is True and result["mode"] == "native"
+
+
+@_needs("rpi4")
+def test_plugin_thread_mode_counts_exactly(shared_model, tmp_path):
+    """The QEMU plugin's threads=on mode (per-vCPU counters, one atomic add per translation block, markers corrected
+    by the rest of their block) gives the default mode's exact count on a single-threaded binary."""
+    from edgeprune import benchmark
+    from edgeprune.pipeline import MODEL_COPY_NAME, build, load_model
+    from edgeprune.targets import load_profile
+
+    profile = load_profile("rpi4")
+    build(shared_model("kws_ref_model.tflite"), profile, tmp_path / "out")
+    graph = load_model(tmp_path / "out" / MODEL_COPY_NAME)
+    elf = benchmark.build_binary(tmp_path / "out", profile, tmp_path / "ep_bench", benchmark.bench_input(graph))
+    single = benchmark._run_qemu(profile, elf, 2, 1, False)
+    per_thread = benchmark._run_qemu(profile, elf, 2, 1, True)
+    assert single.instructions == per_thread.instructions and len(single.instructions) == 2
+    assert per_thread.thread_instructions == [{0: n} for n in single.instructions]
