@@ -203,6 +203,15 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
     if layers is not None:
         measured["layers"] = layers
         measured["layers_instructions"] = sum(x["instructions"] for x in layers)
+        per_thread = list(run_result.thread_instructions)[n_inputs:]
+        if int(report.get("threads", 1)) > 1 and len(per_thread) == len(layers) + 1:
+            # Multi-threaded builds: per layer, the busiest thread's instructions (the calling thread's include the
+            # markers' cost, subtracted as for `instructions`); their sum approximates the critical path.
+            overhead = per_thread[0].get(0, 0)
+            for layer, per in zip(layers, per_thread[1:]):
+                layer["instructions_per_thread"] = [per[k] - (overhead if k == 0 else 0) for k in sorted(per)]
+                layer["instructions_max_thread"] = max(layer["instructions_per_thread"])
+            measured["critical_path_instructions"] = sum(x["instructions_max_thread"] for x in layers)
     return ours, measured
 
 

@@ -8,8 +8,8 @@ No kernel changes: each slice is the same kernel called on a copy of the params 
   pad_h; the slice gets the input from row i0 = max(0, origin) to the image's last row (in_h' = in_h - i0) and
   pad_h' = i0 - origin. Every output row then sees exactly the input rows, padding rows and bottom edge that it sees
   in the whole layer (the kernels derive the bottom padding from in_h, which still ends at the image's end), so each
-  slice computes the same bytes. The kernels' scratch needs (padded copy of the rows read, im2col rows, tap offsets)
-  only shrink with fewer output rows: each slice gets a region the size of the whole layer's scratch.
+  slice computes the same bytes. Each slice gets its own scratch region: for the NEON kernels the largest need of a
+  slice by the lowering's own formulas (their padded copy holds only the slice's rows), else the layer's size.
 * Element split (ADD/MUL int8 without broadcasting): element ranges, multiples of 16 elements (the NEON step).
 
 Split calls give up in-place placement: a slice could overwrite input bytes that another thread has yet to read.
@@ -80,19 +80,36 @@ def _row_slices(call: KernelCall, threads: int) -> list[Slice] | None:
     ranges = row_ranges(out_h, threads)
     if len(ranges) < 2:
         return None
-    scratch = [j for j, a in enumerate(call.args) if isinstance(a, Scratch)]
-    strides = {j: _align(call.args[j].nbytes, SCRATCH_ALIGN) for j in scratch}
     slices = []
-    for t, (o0, o1) in enumerate(ranges):
+    for o0, o1 in ranges:
         origin = o0 * stride - pad
         i0 = max(0, origin)
         if i0 >= in_h:
             return None
         params = dict(p, in_h=in_h - i0, out_h=o1 - o0, pad_h=i0 - origin)
-        deltas = {inputs[0]: i0 * in_row, outs[0]: o0 * out_row}
-        deltas.update({j: t * strides[j] for j in scratch})
-        slices.append(Slice(params, deltas))
+        slices.append(Slice(params, {inputs[0]: i0 * in_row, outs[0]: o0 * out_row}))
+    scratch = [j for j, a in enumerate(call.args) if isinstance(a, Scratch)]
+    if scratch:
+        need = _slice_scratch_bytes(call.func)
+        per = [need(s.params) if need else call.args[j].nbytes for s in slices for j in scratch]
+        stride = _align(max(per), SCRATCH_ALIGN)
+        for t, s in enumerate(slices):
+            s.deltas.update({j: t * stride for j in scratch})
     return slices
+
+
+def _slice_scratch_bytes(func: str):
+    """The lowering's scratch formula of a row-split NEON kernel (a function of its params), or None: the others'
+    scratch does not depend on the rows (pools: one int32 per channel; portable conv: none)."""
+    from edgeprune.lower.isa import neon, neon_sparse
+
+    return {
+        "ep_conv2d_s8_neon": neon.gemm_scratch_bytes, "ep_conv2d_s8_sdot": neon.gemm_scratch_bytes,
+        "ep_conv2d_s8_neon32": neon.gemm_scratch_bytes,
+        "ep_depthwise_conv2d_s8_neon": neon.depthwise_scratch_bytes,
+        "ep_conv2d_s8_sparse_neon": lambda q: neon_sparse.scratch_bytes(q, sdot=False),
+        "ep_conv2d_s8_sparse_sdot": lambda q: neon_sparse.scratch_bytes(q, sdot=True),
+    }.get(func)
 
 
 def _element_slices(call: KernelCall, threads: int) -> list[Slice] | None:
@@ -130,7 +147,7 @@ def parallelize(calls: list[KernelCall], threads: int) -> list[KernelCall]:
             continue
         call.slices = slices
         for j, a in enumerate(call.args):
-            if isinstance(a, Scratch):
-                call.args[j] = Scratch(len(slices) * _align(a.nbytes, SCRATCH_ALIGN), name=f"{a.name}_x{len(slices)}")
+            if isinstance(a, Scratch):  # slice t's region starts t * stride bytes in (slices[1]: one stride)
+                call.args[j] = Scratch(len(slices) * slices[1].deltas[j], name=f"{a.name}_x{len(slices)}")
         call.inplace_lag_bytes = None
     return calls

@@ -174,15 +174,28 @@ def test_row_slices_read_the_layers_rows(target, threads):
 
 @pytest.mark.parametrize("target", sorted(ISA))
 def test_arena_reserves_a_scratch_region_per_slice(target):
+    """Each slice's scratch region holds what its kernel needs for its rows (the NEON kernels' padded copy covers
+    only the slice's rows: never more than the whole layer's scratch), and the arena holds them all."""
+    from edgeprune.lower.parallel import _slice_scratch_bytes
+
     p1, p4 = _lowered(target), _lowered(target, 4)
     assert p4.threads == 4 and {c.func for c in p4.calls if c.slices} >= SPLIT_KERNELS[target]
     assert any(c.slices and len(c.slices) < 4 for c in p4.calls)  # out_h < threads: idle threads
     one = {c.op.index: c for c in p1.calls}
     for call in p4.calls:
         for j, a in enumerate(call.args):
-            if isinstance(a, Scratch):
-                per = -(-one[call.op.index].args[j].nbytes // 16) * 16
-                assert a.nbytes == (len(call.slices) * per if call.slices else one[call.op.index].args[j].nbytes)
+            if not isinstance(a, Scratch):
+                continue
+            whole = one[call.op.index].args[j].nbytes
+            if not call.slices:
+                assert a.nbytes == whole
+                continue
+            stride = call.slices[1].deltas[j]
+            assert stride % 16 == 0 and a.nbytes == len(call.slices) * stride
+            assert [s.deltas[j] for s in call.slices] == [t * stride for t in range(len(call.slices))]
+            need = _slice_scratch_bytes(call.func)
+            assert all((need(s.params) if need else whole) <= stride for s in call.slices)
+            assert stride <= -(-whole // 16) * 16
         if call.slices:
             assert call.inplace_lag_bytes is None
     scratch = [a for c in p4.calls if c.slices for a in c.args if isinstance(a, Scratch)]
@@ -274,3 +287,20 @@ def test_plugin_thread_mode_counts_exactly(shared_model, tmp_path):
     per_thread = benchmark._run_qemu(profile, elf, 2, 1, True)
     assert single.instructions == per_thread.instructions and len(single.instructions) == 2
     assert per_thread.thread_instructions == [{0: n} for n in single.instructions]
+
+
+@_needs("rpi4")
+def test_verify_reports_the_critical_path(shared_model, tmp_path):
+    """verify --qemu of a 4-thread build: per layer the instructions of each thread; the sum of the busiest thread's
+    per layer (the critical path) is well under the instructions summed over the threads."""
+    from edgeprune.pipeline import build
+    from edgeprune.targets import load_profile
+    from edgeprune.verify import verify
+
+    build(shared_model("kws_ref_model.tflite"), load_profile("rpi4"), tmp_path / "out", threads=4)
+    result = verify(tmp_path / "out", inputs=1, qemu=True)
+    assert result["bit_exact"] is True
+    convs = [layer for layer in result["layers"] if layer["op"] == "CONV_2D"]
+    assert convs and all(len(layer["instructions_per_thread"]) == 4 for layer in convs)
+    assert all(len(layer["instructions_per_thread"]) == 1 for layer in result["layers"] if layer["op"] == "SOFTMAX")
+    assert 0 < result["critical_path_instructions"] < 0.4 * result["instructions"]
