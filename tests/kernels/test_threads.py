@@ -195,7 +195,8 @@ def test_arena_reserves_a_scratch_region_per_slice(target):
             assert [s.deltas[j] for s in call.slices] == [t * stride for t in range(len(call.slices))]
             need = _slice_scratch_bytes(call.func)
             assert all((need(s.params) if need else whole) <= stride for s in call.slices)
-            assert stride <= -(-whole // 16) * 16
+            # No slice needs more than the whole layer (by the kernel's layout; see the depthwise test below).
+            assert stride <= -(-max(whole, need(call.params) if need else 0) // 16) * 16
         if call.slices:
             assert call.inplace_lag_bytes is None
     scratch = [a for c in p4.calls if c.slices for a in c.args if isinstance(a, Scratch)]
