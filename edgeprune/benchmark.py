@@ -1,5 +1,7 @@
 """`edgeprune bench`: builds a benchmark binary for a Linux board, runs it on the board over ssh or locally under
 QEMU user mode, and reports latency, peak RSS, instructions per inference (QEMU) and bit-exactness vs LiteRT.
+With threads > 1 the model is built for that many threads (edgeprune/lower/parallel.py); under QEMU the instructions
+are summed over the threads and also reported per thread.
 
 The binary runs warm-up and timed inferences on one fixed input (the baselines' pattern, seed 0) and prints each
 latency and the output bytes; the same input goes through LiteRT's reference kernels on the host.
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeprune.errors import EdgePruneError, TargetError, VerificationError
-from edgeprune.pipeline import MODEL_COPY_NAME, REPORT_NAME, load_model, read_report
+from edgeprune.pipeline import MODEL_COPY_NAME, REPORT_NAME, check_threads, load_model, read_report
 
 BINARY_NAME = "ep_bench"
 # `uname -m` of a device that can run each profile's binaries (aarch64 also runs armv7 hard-float ones).
@@ -187,11 +189,10 @@ def bench(model_or_out: str | Path, target: str, ssh: SshTarget | None = None, r
 
     if runs < 1 or warmup < 0:
         raise EdgePruneError("--runs must be at least 1 and --warmup at least 0")
-    if threads != 1:
-        raise EdgePruneError("--threads: only 1 is supported so far (the runtime is single-threaded)")
     profile = load_profile(target)
     if profile.is_baremetal or profile.toolchain.kind != "linux" or profile.name == "host":
         raise TargetError(f"bench runs on Linux boards (rpi4, rpi5, ...); {profile.name} is not one")
+    check_threads(profile, threads)
     source = Path(model_or_out)
     with tempfile.TemporaryDirectory(prefix="edgeprune-bench-") as tmp:
         tmp = Path(tmp)
@@ -201,11 +202,15 @@ def bench(model_or_out: str | Path, target: str, ssh: SshTarget | None = None, r
             if built_for != profile.name:
                 raise TargetError(f"{source} was built for {built_for}, not {profile.name}; rebuild it or pass the "
                                   f"model instead")
+            built_threads = int(read_report(out_dir).get("threads", 1))
+            if built_threads != threads:
+                raise EdgePruneError(f"{source} was built with --threads {built_threads}, not {threads}; rebuild it "
+                                     f"or pass the model instead")
         else:
             if not source.is_file():
                 raise EdgePruneError(f"{source}: no such model file or build folder")
             out_dir = tmp / "out"
-            build(source, profile, out_dir)
+            build(source, profile, out_dir, threads=threads)
         report = read_report(out_dir)
         graph = load_model(out_dir / MODEL_COPY_NAME)
         inputs = bench_input(graph)
@@ -214,7 +219,7 @@ def bench(model_or_out: str | Path, target: str, ssh: SshTarget | None = None, r
                         "warmup": warmup, "threads": threads, "macs": report.get("macs"),
                         "binary_bytes": elf.stat().st_size}
         if ssh is None:
-            rr = _run_qemu(profile, elf, runs, warmup)
+            rr = _run_qemu(profile, elf, runs, warmup, threads > 1)
             if rr.exit_code != 0:
                 raise VerificationError(f"the benchmark binary exited with status {rr.exit_code} under QEMU "
                                         f"({' '.join(rr.command[:3])}): "
@@ -223,7 +228,12 @@ def bench(model_or_out: str | Path, target: str, ssh: SshTarget | None = None, r
             result["mode"] = "qemu"
             result["device"] = f"{rr.command[0].rsplit('/', 1)[-1]} -cpu {profile.qemu.cpu}"
             counts = list(rr.instructions)
-            result["instructions"] = counts[-1] if counts else None
+            result["instructions"] = counts[-1] if counts else None  # summed over the threads
+            if threads > 1 and rr.thread_instructions:
+                per = rr.thread_instructions[-1]
+                # Per thread (the calling thread first); the largest approximates the critical path.
+                result["instructions_per_thread"] = [per[k] for k in sorted(per)]
+                result["instructions_max_thread"] = max(per.values()) if per else None
             if counts and report.get("macs"):
                 result["instructions_per_mac"] = counts[-1] / report["macs"]
         else:
@@ -238,25 +248,23 @@ def bench(model_or_out: str | Path, target: str, ssh: SshTarget | None = None, r
     return result
 
 
-def _run_qemu(profile, elf: Path, runs: int, warmup: int):
-    """Like edgeprune.targets.qemu.run, with the binary's arguments."""
+def _run_qemu(profile, elf: Path, runs: int, warmup: int, threads: bool = False):
+    """Like edgeprune.targets.qemu.run, with the binary's arguments (threads: count per guest thread)."""
     from edgeprune.targets import qemu
 
     with tempfile.TemporaryDirectory(prefix="edgeprune-run-") as tmp:
         counts_file = Path(tmp) / "insns.txt"
-        args = [str(qemu.plugin_path())]
-        begin = qemu.symbol_address(profile, elf, qemu.BEGIN_SYMBOL)
-        end = qemu.symbol_address(profile, elf, qemu.END_SYMBOL)
-        if begin is not None and end is not None:
-            args += [f"begin={begin:#x}", f"end={end:#x}"]
-        args.append(f"outfile={counts_file}")
-        cmd = [*qemu.qemu_command(profile, elf, ",".join(args)), str(runs), str(warmup)]
+        cmd = [*qemu.qemu_command(profile, elf, qemu.plugin_argument(profile, elf, counts_file, threads)), str(runs),
+               str(warmup)]
         try:
             proc = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=1800)
         except subprocess.TimeoutExpired:
             raise VerificationError(f"{elf.name} on {profile.name} timed out") from None
         pairs: list[int] = []
+        per_thread: list[dict[int, int]] = []
         if counts_file.is_file():
-            pairs, _, _ = qemu._parse_counts(counts_file.read_text())
+            text = counts_file.read_text()
+            pairs, _, _ = qemu._parse_counts(text)
+            per_thread = qemu._parse_thread_counts(text)
         return qemu.RunResult(stdout=proc.stdout, exit_code=proc.returncode, instructions=pairs, stderr=proc.stderr,
-                              command=tuple(cmd))
+                              command=tuple(cmd), thread_instructions=per_thread)

@@ -267,11 +267,12 @@ def cmd_prune(args) -> int:
 def cmd_build(args) -> int:
     import tempfile
 
-    from edgeprune.pipeline import build
+    from edgeprune.pipeline import build, check_threads
     from edgeprune.prune.driver import is_torch_spec
     from edgeprune.targets import load_profile
 
     profile = load_profile(args.target)
+    check_threads(profile, args.threads)
     model = args.model
     prune_report = None
     with tempfile.TemporaryDirectory(prefix="edgeprune-build-") as tmp:
@@ -289,7 +290,7 @@ def cmd_build(args) -> int:
 
         report = build(model, profile, args.output, name=args.name or Path(str(args.model).split(":")[0]).stem,
                        extra_report={"pruning": prune_report} if prune_report else None,
-                       flash_budget=flash_limit(_budgets(args)))
+                       flash_budget=flash_limit(_budgets(args)), threads=args.threads)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -353,12 +354,15 @@ def cmd_bench(args) -> int:
         table.add_column("value", justify="right")
         lat = result["latency"]
         rows = [("bit-exact vs LiteRT reference", "[green]yes[/green]" if result["bit_exact"] else "[red]no[/red]"),
-                ("runs (warm-up)", f"{result['runs']} ({result['warmup']})"),
+                ("runs (warm-up)", f"{result['runs']} ({result['warmup']})"), ("threads", str(result["threads"])),
                 *((f"latency {k[:-3]}", f"{lat[k]:,.1f} us") for k in ("median_us", "p90_us", "p99_us", "min_us"))]
         if result.get("peak_rss_kib") is not None:
             rows.append(("peak RSS", f"{result['peak_rss_kib']:,} KiB"))
         if result.get("instructions") is not None:
-            rows.append(("instructions / inference", f"{result['instructions']:,}"))
+            summed = " (all threads)" if result["threads"] > 1 else ""
+            rows.append((f"instructions / inference{summed}", f"{result['instructions']:,}"))
+            if result.get("instructions_per_thread"):
+                rows.append(("instructions per thread", ", ".join(f"{n:,}" for n in result["instructions_per_thread"])))
             if result.get("instructions_per_mac") is not None:
                 rows.append(("instructions / MAC", f"{result['instructions_per_mac']:.3f}"))
         for r in rows:
@@ -422,6 +426,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--name", help="C identifier prefix of the generated API (default: the model file name)")
     b.add_argument("--format", choices=["c", "tflite"], default="c",
                    help="c: a C folder (default); tflite: the (pruned) int8 model file")
+    b.add_argument("--threads", type=int, default=1,
+                   help="Linux targets: threads per inference; convolutions, pools and element-wise ADD/MUL are "
+                        "split across them, bit-identical to 1 thread (default 1)")
     b.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_prune_arguments(b)
     b.set_defaults(func=cmd_build)
@@ -453,7 +460,8 @@ def make_parser() -> argparse.ArgumentParser:
     be.add_argument("--ssh-option", action="append", metavar="KEY=VALUE", help="extra ssh -o option (repeatable)")
     be.add_argument("--runs", type=int, default=20, help="timed inferences (default 20)")
     be.add_argument("--warmup", type=int, default=3, help="untimed inferences first (default 3)")
-    be.add_argument("--threads", type=int, default=1, help="threads per inference (only 1 so far)")
+    be.add_argument("--threads", type=int, default=1,
+                    help="threads per inference (default 1); under QEMU the instructions are summed over the threads")
     be.add_argument("--json", action="store_true", help="print the result as JSON")
     be.set_defaults(func=cmd_bench)
 

@@ -50,10 +50,11 @@ class Analysis:
         return self.program.arena_bytes
 
 
-def analyze(graph: Graph, source: str | Path | None = None, isa=frozenset()) -> Analysis:
-    """Lowers for a target's ISA features (none: the portable kernels, which also run on the host)."""
+def analyze(graph: Graph, source: str | Path | None = None, isa=frozenset(), threads: int = 1) -> Analysis:
+    """Lowers for a target's ISA features (none: the portable kernels, which also run on the host) and, with
+    threads > 1, splits the heavy calls across that many threads (the arena then holds a scratch region per slice)."""
     try:
-        program = lower_graph(graph, isa)
+        program = lower_graph(graph, isa, threads=threads)
     except UnsupportedOpError as e:
         if source is None or str(source) in str(e):
             raise
@@ -72,21 +73,37 @@ def analyze(graph: Graph, source: str | Path | None = None, isa=frozenset()) -> 
     return Analysis(graph=graph, program=program, layers=layers, totals=t)
 
 
-def analyze_for(graph: Graph, source: str | Path | None, profile, flash_budget: float | None = None) -> Analysis:
+def analyze_for(graph: Graph, source: str | Path | None, profile, flash_budget: float | None = None,
+                threads: int = 1) -> Analysis:
     """Lowers for a profile: the fast weight layouts, unless weights plus runtime overflow the flash budget
     (flash_budget, else the profile's) and the target has compact ones (Armv7E-M DSP: int8 weights in the
     block-sparse format instead of the int16 dense layout), which are then taken if they are smaller."""
     from edgeprune.lower.isa.dsp_sparse import COMPACT
 
-    fast = analyze(graph, source, profile.isa)
+    check_threads(profile, threads)
+    fast = analyze(graph, source, profile.isa, threads)
     budget = profile.flash_budget_bytes if flash_budget is None else flash_budget
     if "dsp" not in profile.isa or fast.totals["weight_bytes"] + runtime_flash_estimate(profile) <= budget:
         return fast
-    compact = analyze(graph, source, frozenset(profile.isa) | {COMPACT})
+    compact = analyze(graph, source, frozenset(profile.isa) | {COMPACT}, threads)
     if compact.totals["weight_bytes"] >= fast.totals["weight_bytes"]:
         return fast
     compact.totals["weight_layout"] = "compact"
     return compact
+
+
+def check_threads(profile, threads: int) -> None:
+    """TargetError unless `threads` threads per inference can run on the profile (Linux targets: 1 to 64)."""
+    from edgeprune.errors import TargetError
+    from edgeprune.lower.parallel import MAX_THREADS
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise EdgePruneError(f"--threads must be a whole number of at least 1, got {threads!r}")
+    if threads > 1 and (profile.is_baremetal or profile.toolchain.kind != "linux"):
+        raise TargetError(f"--threads {threads}: {profile.name} is a bare-metal target without threads; "
+                          f"multi-threading needs a Linux target (rpi4, rpi5, rpi4-armv7, host)")
+    if threads > MAX_THREADS:
+        raise EdgePruneError(f"--threads {threads}: at most {MAX_THREADS} threads are supported")
 
 
 def runtime_flash_estimate(profile) -> int:
@@ -135,15 +152,17 @@ def _tensor_json(t: Tensor) -> dict:
 
 
 def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None = None,
-          extra_report: dict | None = None, flash_budget: float | None = None) -> dict:
+          extra_report: dict | None = None, flash_budget: float | None = None, threads: int = 1) -> dict:
     """Compiles a model to a C folder at out_dir; returns the report. Nothing is left behind on error.
-    flash_budget (bytes, weights + runtime) replaces the profile's when choosing the weight layout."""
+    flash_budget (bytes, weights + runtime) replaces the profile's when choosing the weight layout. threads > 1
+    (Linux targets): the generated code splits its heavy kernel calls across that many threads."""
     from edgeprune.backends.c import emit_c
 
+    check_threads(profile, threads)
     model_path = Path(model_path)
     out_dir = Path(out_dir)
     graph = load_model(model_path)
-    analysis = analyze_for(graph, model_path, profile, flash_budget)
+    analysis = analyze_for(graph, model_path, profile, flash_budget, threads)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / REPORT_NAME).is_file():
         raise EdgePruneError(f"{out_dir}: exists and is not an edgeprune output folder; refusing to overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +179,8 @@ def build(model_path: str | Path, profile, out_dir: str | Path, name: str | None
             "name": artifact.name,
             "model": str(model_path),
             "arena_bytes": analysis.program.arena_bytes,
+            "threads": threads,
+            "split_calls": sum(1 for c in analysis.program.calls if c.slices),
             "inputs": [_tensor_json(t) for t in graph.inputs],
             "outputs": [_tensor_json(t) for t in graph.outputs],
             "weight_symbols": artifact.weight_symbols,

@@ -158,7 +158,8 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
         weight_part = measure_size(profile, elf, exclude_symbols=lambda s: s in weights)
         static_model = measure_size(profile, elf, exclude_objects=model_objects)
         # Sanitized binaries run natively: their shadow memory does not fit under QEMU user mode.
-        run_result = run(profile, elf, timeout_s=1800, count_instructions=not sanitize)
+        run_result = run(profile, elf, timeout_s=1800, count_instructions=not sanitize,
+                         threads=int(report.get("threads", 1)) > 1)
 
     text = run_result.stdout.decode(errors="replace")
     if run_result.exit_code != 0:
@@ -202,6 +203,15 @@ def _run_firmware(out_dir: Path, report: dict, graph, batches, profile, sanitize
     if layers is not None:
         measured["layers"] = layers
         measured["layers_instructions"] = sum(x["instructions"] for x in layers)
+        per_thread = list(run_result.thread_instructions)[n_inputs:]
+        if int(report.get("threads", 1)) > 1 and len(per_thread) == len(layers) + 1:
+            # Multi-threaded builds: per layer, the busiest thread's instructions (the calling thread's include the
+            # markers' cost, subtracted as for `instructions`); their sum approximates the critical path.
+            overhead = per_thread[0].get(0, 0)
+            for layer, per in zip(layers, per_thread[1:]):
+                layer["instructions_per_thread"] = [per[k] - (overhead if k == 0 else 0) for k in sorted(per)]
+                layer["instructions_max_thread"] = max(layer["instructions_per_thread"])
+            measured["critical_path_instructions"] = sum(x["instructions_max_thread"] for x in layers)
     return ours, measured
 
 
@@ -220,8 +230,10 @@ def _layer_profile(model_c: Path, graph, counts: list[int]) -> list[dict] | None
     src = model_c.read_text()
     body = src[src.find("_invoke_profiled(void) {"):]
     kernels = {int(m.group(2)): m.group(1) for m in re.finditer(r"status = (\w+)\(&s_params(\d+)", body)}
+    kernels.update({int(m.group(1)): m.group(2)  # split calls (--threads): the pool runs the kernel's slices
+                    for m in re.finditer(r"status = ep_parallel_run\(\d+, s_task(\d+)\); /\* (\w+) \*/", body)})
     ops = {int(m.group(1)): (m.group(2), int(m.group(3)))
-           for m in re.finditer(r"/\* call (\d+): (\S+) \(operator (\d+)\) \*/", src)}
+           for m in re.finditer(r"/\* call (\d+): (\S+) \(operator (\d+)\)[^*]*\*/", src)}
     if not counts or len(counts) != len(kernels) + 1:
         return None
     overhead = counts[0]

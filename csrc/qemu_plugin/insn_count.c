@@ -17,8 +17,23 @@
  *   begin=ADDR   guest address of the begin marker (Thumb bit ignored)
  *   end=ADDR     guest address of the end marker
  *   outfile=PATH file to append results to (default: QEMU's plugin log)
+ *   threads=on   multi-threaded guests (see below)
  * Both system emulation (qemu-system-arm) and user mode (qemu-aarch64,
- * qemu-x86_64) are supported; the guest must be single-threaded.
+ * qemu-x86_64) are supported.
+ *
+ * The default counter is one global 64-bit variable that the inline adds
+ * update without atomics: exact for a single-threaded guest, but QEMU user
+ * mode runs guest threads in parallel host threads, which would lose
+ * updates. threads=on counts per vCPU (one per guest thread) instead: a
+ * callback per executed translation block atomically adds its instruction
+ * count to the vCPU's counter, and the marker callbacks subtract the block's
+ * instructions from the marker on, so the markers stay exact as long as no
+ * block is left early (in user mode only a fault or signal does that). Each
+ * begin/end pair (markers run on one thread) then reports "insns <n>", the
+ * sum over all threads, followed by "thread_insns <vcpu> <n>" for each vCPU
+ * that executed instructions in between. Threads other than the marker's
+ * may be mid-block at a marker (waking up or going to sleep): their counts
+ * can be off by a few blocks.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -61,6 +76,10 @@ void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
                                             qemu_plugin_vcpu_udata_cb_t cb,
                                             enum qemu_plugin_cb_flags flags,
                                             void *userdata);
+void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb,
+                                          qemu_plugin_vcpu_udata_cb_t cb,
+                                          enum qemu_plugin_cb_flags flags,
+                                          void *userdata);
 void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
                                                 enum qemu_plugin_op op,
                                                 void *ptr, uint64_t imm);
@@ -80,6 +99,105 @@ static uint64_t g_begin_addr = UINT64_MAX;
 static uint64_t g_end_addr = UINT64_MAX;
 static FILE *g_out;
 static uint64_t g_pairs;
+
+static void emit(const char *line);
+
+/* threads=on: per-vCPU counters (vCPU indices past the table share the last slot; every add is atomic). */
+#define MAX_VCPUS 256
+static bool g_threads;
+static uint64_t g_vcpu_count[MAX_VCPUS];
+static uint64_t g_vcpu_snap[MAX_VCPUS];
+static unsigned int g_vcpu_seen; /* 1 + the highest vCPU index counted */
+
+static unsigned int slot(unsigned int vcpu)
+{
+    return vcpu < MAX_VCPUS ? vcpu : MAX_VCPUS - 1;
+}
+
+static void on_tb_exec(unsigned int vcpu, void *udata)
+{
+    unsigned int s = slot(vcpu);
+    __atomic_fetch_add(&g_vcpu_count[s], (uint64_t)(uintptr_t)udata, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&g_vcpu_seen, __ATOMIC_RELAXED) <= s) {
+        unsigned int seen = __atomic_load_n(&g_vcpu_seen, __ATOMIC_RELAXED);
+        while (seen <= s && !__atomic_compare_exchange_n(&g_vcpu_seen, &seen, s + 1, false,
+                                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        }
+    }
+}
+
+/* Instructions executed by each vCPU so far, the marker's own vCPU exactly up to (excluding) the marker:
+ * its block's count was added on entry, `rest` = the block's instructions from the marker on. */
+static void snapshot(unsigned int vcpu, uint64_t rest, uint64_t *out)
+{
+    unsigned int n = __atomic_load_n(&g_vcpu_seen, __ATOMIC_RELAXED), i;
+    for (i = 0; i < MAX_VCPUS; i++) {
+        out[i] = i < n ? __atomic_load_n(&g_vcpu_count[i], __ATOMIC_RELAXED) : 0;
+    }
+    out[slot(vcpu)] -= rest;
+}
+
+static void on_begin_threads(unsigned int vcpu, void *udata)
+{
+    snapshot(vcpu, (uint64_t)(uintptr_t)udata, g_vcpu_snap);
+    if (!g_seen_begin) {
+        char line[64];
+        uint64_t sum = 0;
+        unsigned int i;
+        for (i = 0; i < MAX_VCPUS; i++) {
+            sum += g_vcpu_snap[i];
+        }
+        g_seen_begin = true;
+        snprintf(line, sizeof(line), "first_begin %" PRIu64 "\n", sum);
+        emit(line);
+    }
+    g_in_region = true;
+}
+
+static void on_end_threads(unsigned int vcpu, void *udata)
+{
+    static uint64_t now[MAX_VCPUS];
+    char line[80];
+    uint64_t sum = 0;
+    unsigned int i;
+    if (!g_in_region) {
+        emit("unpaired-end\n");
+        return;
+    }
+    g_in_region = false;
+    g_pairs++;
+    snapshot(vcpu, (uint64_t)(uintptr_t)udata, now);
+    for (i = 0; i < MAX_VCPUS; i++) {
+        sum += now[i] - g_vcpu_snap[i];
+    }
+    snprintf(line, sizeof(line), "insns %" PRIu64 "\n", sum);
+    emit(line);
+    for (i = 0; i < MAX_VCPUS; i++) {
+        if (now[i] != g_vcpu_snap[i]) {
+            snprintf(line, sizeof(line), "thread_insns %u %" PRIu64 "\n", i, now[i] - g_vcpu_snap[i]);
+            emit(line);
+        }
+    }
+}
+
+static void on_tb_trans_threads(struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    size_t i;
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)n);
+    for (i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        uint64_t pc = qemu_plugin_insn_vaddr(insn);
+        if (pc == g_begin_addr) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_begin_threads, QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)(n - i));
+        }
+        if (pc == g_end_addr) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_end_threads, QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)(n - i));
+        }
+    }
+}
 
 static void emit(const char *line)
 {
@@ -125,6 +243,10 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     size_t n = qemu_plugin_tb_n_insns(tb);
     size_t i;
     (void)id;
+    if (g_threads) {
+        on_tb_trans_threads(tb);
+        return;
+    }
     for (i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t pc = qemu_plugin_insn_vaddr(insn);
@@ -149,6 +271,13 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
     char line[64];
     (void)id;
     (void)udata;
+    if (g_threads) {
+        unsigned int i;
+        g_count = 0;
+        for (i = 0; i < MAX_VCPUS; i++) {
+            g_count += __atomic_load_n(&g_vcpu_count[i], __ATOMIC_RELAXED);
+        }
+    }
     snprintf(line, sizeof(line), "total %" PRIu64 "\n", g_count);
     emit(line);
     if (g_out != NULL) {
@@ -195,6 +324,10 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
                 fprintf(stderr, "insn_count: cannot open '%s'\n", a + 8);
                 return -1;
             }
+        } else if (strcmp(a, "threads=on") == 0) {
+            g_threads = true;
+        } else if (strcmp(a, "threads=off") == 0) {
+            g_threads = false;
         } else {
             fprintf(stderr, "insn_count: unknown argument '%s'\n", a);
             return -1;

@@ -134,7 +134,7 @@ def annotate_portable(calls) -> None:
                 and _arena(call.args[1]) and call.args[0].nbytes == call.args[1].nbytes \
                 and call.params.get("nbytes") == call.args[1].nbytes and call.op.kind in ("RESHAPE", "SQUEEZE"):
             call.alias_of = 0
-        if call.inplace_lag_bytes is not None:
+        if call.inplace_lag_bytes is not None or call.slices is not None:  # split calls: no in-place (parallel.py)
             continue
         contract = portable_contract(call)
         if contract is not None:

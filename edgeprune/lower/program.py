@@ -56,6 +56,8 @@ class KernelCall:
     # alias_of = j: the call only reinterprets args[j] (same bytes, new shape): the planner gives the output
     # the input's bytes and drops the call (RESHAPE, SQUEEZE). The call stays when args[j] is a constant.
     alias_of: int | None = None
+    # slices (multi-threaded builds, edgeprune/lower/parallel.py): the call runs as these slices, one per thread.
+    slices: list | None = None
 
 
 LowerFn = Callable[[Op], "KernelCall | list[KernelCall]"]
@@ -89,6 +91,7 @@ class Program:
     arena_bytes: int
     aliases: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (output, input) of dropped alias calls
     inplace: list[tuple[int, int, int, int]] = field(default_factory=list)  # planned (call, out arg, in arg, lag)
+    threads: int = 1  # threads of the generated code (calls with slices run split)
 
     def offset(self, buf: Tensor | Scratch) -> int:
         return self.offsets[id(buf)]
@@ -109,9 +112,12 @@ class Program:
         return total
 
 
-def lower_graph(graph: Graph, isa: frozenset[str] | set[str] = frozenset(), alignment: int = 16) -> Program:
-    """Portable kernel calls for every op, then ISA-specific rewrites for the target's features, then the plan."""
+def lower_graph(graph: Graph, isa: frozenset[str] | set[str] = frozenset(), alignment: int = 16,
+                threads: int = 1) -> Program:
+    """Portable kernel calls for every op, then ISA-specific rewrites for the target's features, then the split of
+    the heavy calls for `threads` threads (edgeprune/lower/parallel.py), then the plan."""
     from edgeprune.analysis.planner import plan_program
+    from edgeprune.lower.parallel import parallelize
     from edgeprune.lower.specialize import specialize
 
     calls: list[KernelCall] = []
@@ -123,6 +129,8 @@ def lower_graph(graph: Graph, isa: frozenset[str] | set[str] = frozenset(), alig
         calls.extend(lowered if isinstance(lowered, list) else [lowered])
     if isa:
         calls = specialize(calls, isa)
+    if threads > 1:
+        calls = parallelize(calls, threads)
     plan = plan_program(graph, calls, alignment=alignment)
     return Program(graph=graph, calls=plan.calls, offsets=plan.offsets, arena_bytes=plan.arena_bytes,
-                   aliases=plan.aliases, inplace=plan.inplace)
+                   aliases=plan.aliases, inplace=plan.inplace, threads=threads)

@@ -50,6 +50,9 @@ class RunResult:
     startup_instructions: int | None = None  # executed before the first ep_bench_begin()
     stderr: bytes = b""
     command: tuple[str, ...] = ()
+    # threads=True runs: per begin/end pair, instructions per guest thread (vCPU index -> count; the pair's figure in
+    # `instructions` is their sum)
+    thread_instructions: list[dict[int, int]] = field(default_factory=list)
 
 
 def cache_dir() -> Path:
@@ -139,7 +142,34 @@ def _parse_counts(text: str) -> tuple[list[int], int | None, int | None]:
     return pairs, total, first
 
 
-def run(profile: Profile, elf: Path, timeout_s: float = 600, count_instructions: bool = True) -> RunResult:
+def _parse_thread_counts(text: str) -> list[dict[int, int]]:
+    """Per begin/end pair, the "thread_insns VCPU N" lines that follow its "insns" line (threads=on)."""
+    out: list[dict[int, int]] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "insns":
+            out.append({})
+        elif len(parts) == 3 and parts[0] == "thread_insns" and out:
+            out[-1][int(parts[1])] = int(parts[2])
+    return out
+
+
+def plugin_argument(profile: Profile, elf: Path, counts_file: Path, threads: bool = False) -> str:
+    """The -plugin value: the markers' addresses, the output file and, for multi-threaded guests, threads=on
+    (thread-safe per-thread counters; the default single counter is exact for one thread only)."""
+    args = [str(plugin_path())]
+    begin = symbol_address(profile, elf, BEGIN_SYMBOL)
+    end = symbol_address(profile, elf, END_SYMBOL)
+    if begin is not None and end is not None:
+        args += [f"begin={begin:#x}", f"end={end:#x}"]
+    args.append(f"outfile={counts_file}")
+    if threads:
+        args.append("threads=on")
+    return ",".join(args)
+
+
+def run(profile: Profile, elf: Path, timeout_s: float = 600, count_instructions: bool = True,
+        threads: bool = False) -> RunResult:
     """Run ``elf`` for ``profile``; return its stdout, exit status and instruction counts.
 
     Missing QEMU raises :class:`ToolchainError` naming the Debian package; a run exceeding
@@ -153,13 +183,7 @@ def run(profile: Profile, elf: Path, timeout_s: float = 600, count_instructions:
         counts_file = Path(tmp) / "insns.txt"
         plugin_arg = None
         if count_instructions:
-            args = [str(plugin_path())]
-            begin = symbol_address(profile, elf, BEGIN_SYMBOL)
-            end = symbol_address(profile, elf, END_SYMBOL)
-            if begin is not None and end is not None:
-                args += [f"begin={begin:#x}", f"end={end:#x}"]
-            args.append(f"outfile={counts_file}")
-            plugin_arg = ",".join(args)
+            plugin_arg = plugin_argument(profile, elf, counts_file, threads)
         cmd = qemu_command(profile, elf, plugin_arg, native=native)
         try:
             proc = subprocess.run(
@@ -174,9 +198,12 @@ def run(profile: Profile, elf: Path, timeout_s: float = 600, count_instructions:
                 f"{cmd[0]} could not load the plugin: {proc.stderr.decode(errors='replace')}"
             )
         pairs: list[int] = []
+        per_thread: list[dict[int, int]] = []
         total = first = None
         if count_instructions and counts_file.is_file():
-            pairs, total, first = _parse_counts(counts_file.read_text())
+            text = counts_file.read_text()
+            pairs, total, first = _parse_counts(text)
+            per_thread = _parse_thread_counts(text)
         return RunResult(
             stdout=proc.stdout,
             exit_code=proc.returncode,
@@ -185,4 +212,5 @@ def run(profile: Profile, elf: Path, timeout_s: float = 600, count_instructions:
             startup_instructions=first,
             stderr=proc.stderr,
             command=tuple(cmd),
+            thread_instructions=per_thread,
         )

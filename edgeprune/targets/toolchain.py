@@ -183,6 +183,8 @@ def build_firmware(
         link += [f"-L{boards_dir() / 'common'}", "-T", str(profile.board_dir() / "link.ld")]
         if stack_size is not None:
             link.append(f"-Wl,--defsym=__ep_stack_size={int(stack_size)}")
+    else:
+        link.append("-pthread")  # the runtime's thread pool (csrc/kernels/parallel.cc) for --threads N builds
     link += [f"-Wl,-Map={map_file}", *extra_ldflags, *[str(o) for o in objects], "-lm", "-o", str(out_elf)]
     _run_tool(link, f"linking {out_elf.name} for {profile.name}")
     return out_elf

@@ -104,6 +104,35 @@ def test_unknown_target(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("argv,fragments", [
+    (["--target", "cortex-m7", "--threads", "2"], ("--threads 2", "cortex-m7", "bare-metal", "Linux target")),
+    (["--target", "rpi4", "--threads", "0"], ("--threads", "at least 1")),
+    (["--target", "rpi4", "--threads", "-3"], ("--threads", "at least 1")),
+    (["--target", "rpi4", "--threads", "65"], ("--threads 65", "at most 64")),
+])
+def test_build_threads_rejected(tmp_path, argv, fragments):
+    model = conv_model(tmp_path)
+    proc = edgeprune("build", model, *argv, "-o", tmp_path / "out", cwd=tmp_path)
+    assert_one_line_error(proc, *fragments)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_build_threads_header_and_report(tmp_path):
+    model = conv_model(tmp_path, size=12)
+    proc = edgeprune("build", model, "--target", "rpi4", "--threads", "3", "-o", tmp_path / "out", "--json",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    one = json.loads(edgeprune("build", model, "--target", "rpi4", "-o", tmp_path / "one", "--json",
+                               cwd=tmp_path).stdout)
+    assert report["threads"] == 3 and report["split_calls"] == 1 and one["threads"] == 1
+    # Three scratch regions instead of one: the arena (peak RAM) grows.
+    assert report["peak_ram_bytes"] == report["arena_bytes"] > one["arena_bytes"]
+    header = next((tmp_path / "out" / "include").glob("*.h")).read_text()
+    assert "_THREADS 3" in header and "-pthread" in header and "worker threads" in header
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
 def test_bad_model_file(tmp_path, damage):
     good = conv_model(tmp_path).read_bytes()

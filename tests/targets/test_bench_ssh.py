@@ -162,6 +162,36 @@ def test_bench_ssh_failures(device, small_build, capsys):
     assert "x86_64" in err and "aarch64" in err
 
 
+@needs_qemu
+def test_bench_threads_locally_under_qemu(small_build, capsys):
+    """--threads 2: built for 2 threads, run under qemu-aarch64 (guest threads are host threads), instructions
+    summed over the threads, bit-exact."""
+    model = small_build.parent / "cnn.tflite"
+    assert main(["bench", str(model), "--target", "rpi4", "--threads", "2", "--runs", "2", "--warmup", "1",
+                 "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["mode"] == "qemu" and r["threads"] == 2 and r["bit_exact"] is True
+    per = r["instructions_per_thread"]
+    assert len(per) == 2 and min(per) > 0 and r["instructions"] == sum(per) and r["instructions_max_thread"] == max(per)
+
+
+@needs_qemu
+@needs_sshd
+def test_bench_threads_over_ssh(device, small_build, capsys):
+    model = small_build.parent / "cnn.tflite"
+    args = ["bench", str(model), "--target", "rpi4", "--threads", "3", "--runs", "2", "--warmup", "0", "--json"]
+    assert main(args + _ssh_args(device)) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["mode"] == "ssh" and r["threads"] == 3 and r["bit_exact"] is True and r["instructions"] is None
+
+
+def test_bench_threads_rejected(small_build, capsys):
+    err = _error(capsys, ["bench", str(small_build), "--target", "rpi4", "--threads", "0"])
+    assert "--threads" in err and "at least 1" in err
+    err = _error(capsys, ["bench", str(small_build), "--target", "rpi4", "--threads", "2"])
+    assert "built with --threads 1" in err
+
+
 def test_bench_rejects_bare_metal_targets(small_build, capsys):
     err = _error(capsys, ["bench", str(small_build), "--target", "cortex-m7"])
     assert "Linux boards" in err

@@ -14,5 +14,6 @@
 #include "edgeprune/kernels/pooling.h"
 #include "edgeprune/kernels/shape.h"
 #include "edgeprune/kernels/activation.h"
+#include "edgeprune/runtime/parallel.h"
 
 #endif

@@ -63,6 +63,13 @@ def _tensor_info(t: Tensor) -> dict:
             "dims": c_initializer(dims), "bytes": t.nbytes, "scale": c_initializer(float(scale)), "zero_point": zp}
 
 
+def _arg(program: Program, a, symbol_of: dict[int, str], delta: int = 0) -> str:
+    """The C expression of a kernel argument, `delta` bytes past its start."""
+    if isinstance(a, Tensor) and a.is_constant:
+        return symbol_of[id(a)] if not delta else f"(const void *)((const char *){symbol_of[id(a)]} + {delta})"
+    return f"(void *)(s_arena + {program.offset(a) + delta})"
+
+
 def emit_c(program: Program, name: str, out_dir: Path, target_description: str = "") -> CArtifact:
     """Writes into out_dir (which must exist and be empty); the caller makes the write atomic."""
     name = c_identifier(name)
@@ -90,12 +97,13 @@ def emit_c(program: Program, name: str, out_dir: Path, target_description: str =
             sym = f"{name}_l{i}_{key}"
             arrays.append(_Array(sym, C_TYPES[str(arr.dtype)], arr.size, c_array_body(arr), f"layer {i} {key}"))
             fields.append((key, sym))
-        args = []
-        for a in call.args:
-            if isinstance(a, Tensor) and a.is_constant:
-                args.append(symbol_of[id(a)])
-            else:
-                args.append(f"(void *)(s_arena + {program.offset(a)})")
+        args = [_arg(program, a, symbol_of) for a in call.args]
+        slices = []
+        for sl in call.slices or ():
+            sfields = [(key, c_initializer(value)) for key, value in sl.params.items()]
+            sfields += [(key, f"{name}_l{i}_{key}") for key in call.consts]
+            slices.append({"fields": sfields,
+                           "args": [_arg(program, a, symbol_of, sl.deltas.get(j, 0)) for j, a in enumerate(call.args)]})
         out = call.args[call.outputs[0]] if call.args else None
         layers.append({
             "index": i,
@@ -105,6 +113,7 @@ def emit_c(program: Program, name: str, out_dir: Path, target_description: str =
             "params_type": call.params_type,
             "fields": fields,
             "args": args,
+            "slices": slices,
             "shape": "x".join(str(d) for d in out.shape) if isinstance(out, Tensor) else "",
             "macs": op_macs(call.op),
             "weight_bytes": sum(a.nbytes for a in call.args if isinstance(a, Tensor) and a.is_constant),
@@ -118,6 +127,7 @@ def emit_c(program: Program, name: str, out_dir: Path, target_description: str =
         "upper": upper,
         "target": target_description,
         "arena_bytes": program.arena_bytes,
+        "threads": program.threads,
         "layers": layers,
         "arrays": arrays,
         "inputs": [dict(_tensor_info(t), offset=program.offset(t)) for t in graph.inputs],
