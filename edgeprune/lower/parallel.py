@@ -9,8 +9,7 @@ No kernel changes: each slice is the same kernel called on a copy of the params 
   pad_h' = i0 - origin. Every output row then sees exactly the input rows, padding rows and bottom edge that it sees
   in the whole layer (the kernels derive the bottom padding from in_h, which still ends at the image's end), so each
   slice computes the same bytes. Each slice gets its own scratch region: for the NEON kernels the largest need of a
-  slice by the lowering's formulas (their padded copy holds only the slice's rows; the depthwise one as the kernel
-  lays it out, see depthwise_neon_scratch_bytes), else the layer's size.
+  slice by the lowering's formulas (their padded copy holds only the slice's rows), else the layer's size.
 * Element split (ADD/MUL int8 without broadcasting): element ranges, multiples of 16 elements (the NEON step).
 
 Split calls give up in-place placement: a slice could overwrite input bytes that another thread has yet to read.
@@ -99,22 +98,6 @@ def _row_slices(call: KernelCall, threads: int) -> list[Slice] | None:
     return slices
 
 
-def depthwise_neon_scratch_bytes(p: dict) -> int:
-    """Scratch of ep_depthwise_conv2d_s8_neon as the kernel lays it out (csrc/kernels/depthwise_conv2d_s8_neon.cc):
-    the tap offsets, the padded image when it copies one, then (3x3, C >= 16) 64 bytes per column of the image it
-    reads, which is the input itself (in_w columns) when it does not copy. neon.depthwise_scratch_bytes counts the
-    columns the windows span instead, up to 64 * (in_w - that) bytes short when a VALID layer's windows leave input
-    columns unread; a slice then would write into the next slice's region."""
-    padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
-    padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
-    copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
-    if not copy:
-        padded_h, padded_w = p["in_h"], p["in_w"]
-    image = _align(padded_h * padded_w * p["in_c"], 16) if copy else 0
-    columns = 64 * padded_w if p["filter_h"] == 3 and p["filter_w"] == 3 and p["in_c"] >= 16 else 0
-    return _align(4 * p["filter_h"] * p["filter_w"], 16) + image + columns
-
-
 def _slice_scratch_bytes(func: str):
     """The lowering's scratch formula of a row-split NEON kernel (a function of its params), or None: the others'
     scratch does not depend on the rows (pools: one int32 per channel; portable conv: none)."""
@@ -123,7 +106,7 @@ def _slice_scratch_bytes(func: str):
     return {
         "ep_conv2d_s8_neon": neon.gemm_scratch_bytes, "ep_conv2d_s8_sdot": neon.gemm_scratch_bytes,
         "ep_conv2d_s8_neon32": neon.gemm_scratch_bytes,
-        "ep_depthwise_conv2d_s8_neon": depthwise_neon_scratch_bytes,
+        "ep_depthwise_conv2d_s8_neon": neon.depthwise_scratch_bytes,
         "ep_conv2d_s8_sparse_neon": lambda q: neon_sparse.scratch_bytes(q, sdot=False),
         "ep_conv2d_s8_sparse_sdot": lambda q: neon_sparse.scratch_bytes(q, sdot=True),
     }.get(func)

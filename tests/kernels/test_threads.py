@@ -305,14 +305,3 @@ def test_verify_reports_the_critical_path(shared_model, tmp_path):
     assert convs and all(len(layer["instructions_per_thread"]) == 4 for layer in convs)
     assert all(len(layer["instructions_per_thread"]) == 1 for layer in result["layers"] if layer["op"] == "SOFTMAX")
     assert 0 < result["critical_path_instructions"] < 0.4 * result["instructions"]
-
-
-def test_depthwise_slice_scratch_counts_the_columns_the_kernel_interleaves():
-    """ep_depthwise_conv2d_s8_neon's 3x3 SDOT path interleaves every input column (in_w) when it reads the input in
-    place; a VALID layer whose windows leave the last column unread needs 64 bytes more than its windows span.
-    (neon.depthwise_scratch_bytes counts the spanned columns: 368 here.)"""
-    from edgeprune.lower.parallel import depthwise_neon_scratch_bytes
-
-    p = dict(batches=1, in_h=7, in_w=6, in_c=48, filter_h=3, filter_w=3, out_h=5, out_w=2, out_c=48, stride_h=1,
-             stride_w=2, dilation_h=1, dilation_w=1, pad_h=0, pad_w=0)
-    assert depthwise_neon_scratch_bytes(p) == 48 + 64 * 6
