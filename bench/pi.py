@@ -9,8 +9,8 @@ also pruned (one-shot channel pruning to --prune of its MACs) and run on the sam
 its count to the dense model's. Every run is checked bit-exact against LiteRT's reference kernels.
 rpi4-armv7 (32-bit Raspberry Pi OS, qemu-arm -cpu cortex-a15: the AArch32 NEON kernels, *_neon32.cc) has no LiteRT
 baseline: its rows compare with the portable kernels only.
-Writes OUT.json (with the per-layer profiles) and OUT.md, prints the table. --merge keeps OUT.json's rows of the
-targets not measured in this run.
+Writes OUT.json (with the per-layer profiles) and OUT.md, prints the table. --merge keeps OUT.json's rows that this
+run does not re-measure (other targets; with --no-before, the portable rows).
 
 Usage: python bench/pi.py [--models DIR] [--targets rpi4,rpi5,rpi4-armv7] [--prune 50%] [--no-before] [--merge]
                           [--out bench/results/pi]
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default="rpi4,rpi5")
     ap.add_argument("--prune", default="50%", help="MACs share of the pruned variant ('' to skip)")
     ap.add_argument("--no-before", action="store_true", help="skip the portable-kernel runs")
-    ap.add_argument("--merge", action="store_true", help="keep OUT.json's rows of the targets not measured now")
+    ap.add_argument("--merge", action="store_true", help="keep OUT.json's rows that this run does not re-measure")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pi", help="writes OUT.json and OUT.md")
     args = ap.parse_args(argv)
 
@@ -148,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  {row['model']} on {target}: {row['instructions']:,} instructions "
                               f"({row['ratio_to_dense']:.2f}x the dense model)", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    measured = set(args.targets.split(","))
     if args.merge and args.out.with_suffix(".json").is_file():
-        kept = [r for r in json.loads(args.out.with_suffix(".json").read_text())["rows"] if r["target"] not in measured]
-        rows = kept + rows
+        # OUT.json's rows in their order, each replaced by this run's row of the same model, target and kernels
+        # (so --no-before keeps the portable rows); rows new to OUT.json go last.
+        def key(r):
+            return r["model"], r["target"], r["kernels"]
+
+        fresh = {key(r): r for r in rows}
+        old = json.loads(args.out.with_suffix(".json").read_text())["rows"]
+        rows = [fresh.pop(key(r), r) for r in old] + [r for r in rows if key(r) in fresh]
     table = markdown(rows)
     pruned_lines = [f"- {r['model']} on {r['target']}: {r['instructions']:,} instructions, {r['macs']:,} MACs, "
                     f"{r['ratio_to_dense']:.2f}x the dense model's instructions" for r in rows if "ratio_to_dense" in r]
