@@ -395,16 +395,8 @@ static ep_status dispatch(const ep_conv2d_s8_neon_params *p, const int8_t *input
 extern "C" ep_status ep_conv2d_s8_neon(const ep_conv2d_s8_neon_params *p, const int8_t *input, void *scratch,
                                        int8_t *output) {
 #if defined(__aarch64__) && defined(__ARM_NEON)
-  switch (ep::neon::epilogue(p->output_offset, p->act_min, p->act_max)) {
-    case ep::neon::EPI_FULL:
-      return dispatch<ep::neon::EPI_FULL>(p, input, scratch, output);
-    case ep::neon::EPI_RELU:
-      return dispatch<ep::neon::EPI_RELU>(p, input, scratch, output);
-    case ep::neon::EPI_RELU_U8:
-      return dispatch<ep::neon::EPI_RELU_U8>(p, input, scratch, output);
-    default:
-      return dispatch<ep::neon::EPI_CLAMP>(p, input, scratch, output);
-  }
+  return ep::neon::with_epilogue(p->output_offset, p->act_min, p->act_max,
+                                 [&](auto e) { return dispatch<decltype(e)::value>(p, input, scratch, output); });
 #else
   (void)p, (void)input, (void)scratch, (void)output;
   return EP_ERROR_ARGUMENT;

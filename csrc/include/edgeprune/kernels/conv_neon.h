@@ -153,6 +153,25 @@ static inline int epilogue(int32_t output_offset, int32_t act_min, int32_t act_m
   return act_min <= -128 && act_max >= 127 ? EPI_FULL : EPI_CLAMP;
 }
 
+/* f(Epi<E>{}) for the output stage E of (output_offset, act_min, act_max): the kernels' dispatch on it. */
+template <int E>
+struct Epi {
+  static constexpr int value = E;
+};
+template <class F>
+static inline ep_status with_epilogue(int32_t output_offset, int32_t act_min, int32_t act_max, F &&f) {
+  switch (epilogue(output_offset, act_min, act_max)) {
+    case EPI_FULL:
+      return f(Epi<EPI_FULL>{});
+    case EPI_RELU:
+      return f(Epi<EPI_RELU>{});
+    case EPI_RELU_U8:
+      return f(Epi<EPI_RELU_U8>{});
+    default:
+      return f(Epi<EPI_CLAMP>{});
+  }
+}
+
 /* Two int32x4 of requantized values -> 8 int8 with the output offset and the activation clamp. Saturating
  * to int16 before the offset and to int8 after it gives the same bytes as the reference's int32 clamp
  * (the clamp bounds lie inside int8). */
