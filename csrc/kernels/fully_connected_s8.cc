@@ -38,8 +38,9 @@ extern "C" ep_status ep_fully_connected_s8(const ep_fully_connected_s8_params *p
     // (int32, wrapping as the reference's accumulator), with sum w x by SDOT (rpi5) or SMULL + SADALP (no int16
     // pair sums: any weight, -128 included), sum w alongside and sum x once; the tail elements directly.
     const int32_t depth16 = depth & ~15;
-    uint32_t sum_x = 0;
-    for (int32_t d = 0; d < depth16; ++d) sum_x += (uint32_t)(int32_t)x[d];
+    uint32_t sum_x = 0;  // only asymmetric weights (wo != 0) need it
+    if (weights_offset != 0 && units >= 4)
+      for (int32_t d = 0; d < depth16; ++d) sum_x += (uint32_t)(int32_t)x[d];
     const uint32_t fixed = (uint32_t)weights_offset * (sum_x + (uint32_t)depth16 * (uint32_t)input_offset);
     if (depth16 > 0) {
       for (; u + 4 <= units; u += 4) {
