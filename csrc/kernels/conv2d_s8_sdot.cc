@@ -1,5 +1,7 @@
 // CONV_2D on Armv8.2-A with the dot-product extension (Cortex-A76, Raspberry Pi 5): a GEMM tile of 8 output
-// pixels by 8 output channels, SDOT by element (16 MACs per instruction). Bit-exact with ep_conv2d_s8.
+// pixels by 8 output channels, SDOT by element (16 MACs per instruction). Bit-exact with ep_conv2d_s8. Packed
+// blocks (the 8 pixels' bytes of a step contiguous: in place at 16 channels and stride 1, else the planes of
+// neon_gemm.h) go a whole output row at a time through one asm loop (SdotTile::run).
 #include "edgeprune/detail/neon_gemm.h"
 
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
@@ -88,8 +90,7 @@ namespace {
 // rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
 // the output offset (8 x int16), act_min and act_max (16 x int8 each). `tiles` consecutive 8-channel tiles, the
 // outer loop in the asm too (the 8 row pointers stay in registers): tile t stores at base + 8 t.
-#define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                                  \
-  __asm__ volatile(                                                                                          \
+#define EP_SDOT_TILE_BODY(LOAD, LEFT, FIX, CONSTS, NARROW)                                                  \
       "0:\n\t"                                                                                               \
       "mov %[o], %[offsets]\n\t"                                                                             \
       "mov %[c], %[count]\n\t"                                                                               \
@@ -115,12 +116,37 @@ namespace {
       EP_RQ_PAIR(8, 9, 10, 11, LEFT, FIX, NARROW) EP_RQ_PAIR(12, 13, 14, 15, LEFT, FIX, NARROW)               \
       "add %[base], %[base], #8\n\t"                                                                         \
       "subs %[tiles], %[tiles], #1\n\t"                                                                      \
-      "b.ne 0b\n\t"                                                                                          \
+      "b.ne 0b\n\t"
+#define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                    \
+  __asm__ volatile(                                                                                          \
+      EP_SDOT_TILE_BODY(LOAD, LEFT, FIX, CONSTS, NARROW)                                                     \
       : [w] "+r"(w), [rq] "+r"(rq), [base] "+r"(base), [tiles] "+r"(tiles), [o] "=&r"(o), [c] "=&r"(c),     \
         [k] "=&r"(k), [dst] "=&r"(dst)                                                                       \
       : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
         [r6] "r"(r[6]), [r7] "r"(r[7]), [offsets] "r"(steps.offsets), [count] "r"(count),                    \
         [consts] "r"(consts), [ostride] "r"(ostride)                                                         \
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", \
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
+        "v29", "v30", "v31")
+
+// A run of whole packed blocks (SdotTile::run): per block, the tile loop of EP_SDOT_TILE_BODY from the first
+// weights and rq; then the windows move on by 8 pixels (128 bytes, r0) and the outputs by 8 rows (bstride).
+#define EP_SDOT_RUN_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                     \
+  __asm__ volatile(                                                                                          \
+      "1:\n\t"                                                                                               \
+      "mov %[w], %[w0]\n\t"                                                                                  \
+      "mov %[rq], %[rq0]\n\t"                                                                                \
+      "mov %[base], %[out]\n\t"                                                                              \
+      "mov %[tiles], %[ntiles]\n\t"                                                                          \
+      EP_SDOT_TILE_BODY(LOAD, LEFT, FIX, CONSTS, NARROW)                                                     \
+      "add %[r0], %[r0], #128\n\t"                                                                           \
+      "add %[out], %[out], %[bstride]\n\t"                                                                   \
+      "subs %[blocks], %[blocks], #1\n\t"                                                                    \
+      "b.ne 1b\n\t"                                                                                          \
+      : [w] "=&r"(w), [rq] "=&r"(rq), [base] "=&r"(base), [tiles] "=&r"(tiles), [o] "=&r"(o), [c] "=&r"(c),  \
+        [k] "=&r"(k), [dst] "=&r"(dst), [r0] "+r"(r0), [out] "+r"(out), [blocks] "+r"(blocks)                \
+      : [w0] "r"(w0), [rq0] "r"(rq0), [ntiles] "r"(ntiles), [offsets] "r"(steps.offsets), [count] "r"(count), \
+        [consts] "r"(consts), [ostride] "r"(ostride), [bstride] "r"(bstride)                                 \
       : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", \
         "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
         "v29", "v30", "v31")
@@ -131,24 +157,17 @@ namespace {
   else { ASM(LOAD, LEFT, FIX, EP_NARROW_CONSTS, EP_NARROW_CLAMP); }
 // The requantization variant (F, E) and the loads (PACKED) of a tile asm: with a ReLU stage (E = EPI_RELU*) no
 // rounding fixup.
+#define EP_SDOT_DISPATCH_LOAD(ASM, LOAD)                                                                          \
+  if (E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8) {                                                    \
+    if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, LOAD, EP_RQ_LEFT_ON, EP_RQ_FIX_NONE) }                              \
+    else { EP_SDOT_BY_NARROW(ASM, LOAD, EP_RQ_LEFT_OFF, EP_RQ_FIX_NONE) }                                         \
+  } else if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) { EP_SDOT_BY_NARROW(ASM, LOAD, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL) }  \
+  else if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, LOAD, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK) }                           \
+  else if (F & EP_ALL_RIGHT) { EP_SDOT_BY_NARROW(ASM, LOAD, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL) }                      \
+  else { EP_SDOT_BY_NARROW(ASM, LOAD, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK) }
 #define EP_SDOT_DISPATCH(ASM)                                                                                     \
-  if (PACKED) {                                                                                                   \
-    if (E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8) {                                                  \
-      if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_NONE) }             \
-      else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_NONE) }                        \
-    } else if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL) } \
-    else if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK) }          \
-    else if (F & EP_ALL_RIGHT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL) }     \
-    else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_PACKED, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK) }                          \
-  } else {                                                                                                        \
-    if (E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8) {                                                  \
-      if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_NONE) }               \
-      else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_NONE) }                          \
-    } else if ((F & EP_LEFT) && (F & EP_ALL_RIGHT)) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_ALL) } \
-    else if (F & EP_LEFT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_ON, EP_RQ_FIX_MASK) }            \
-    else if (F & EP_ALL_RIGHT) { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_ALL) }       \
-    else { EP_SDOT_BY_NARROW(ASM, EP_SDOT_LOAD_ROWS, EP_RQ_LEFT_OFF, EP_RQ_FIX_MASK) }                            \
-  }
+  if (PACKED) { EP_SDOT_DISPATCH_LOAD(ASM, EP_SDOT_LOAD_PACKED) }                                                 \
+  else { EP_SDOT_DISPATCH_LOAD(ASM, EP_SDOT_LOAD_ROWS) }
 
 // `tiles` >= 1 tiles of 8 x 8: w and rq advance past them; tile t stores 8 rows of 8 bytes at base + 8 t, ostride
 // bytes apart.
@@ -161,6 +180,20 @@ static inline void sdot_tiles(const int8_t *const r[EP_NEON_GEMM_PIXELS], const 
   intptr_t c, k;
   int8_t *dst;
   EP_SDOT_DISPATCH(EP_SDOT_TILE_ASM)
+}
+
+// `blocks` >= 1 packed blocks of 8 pixels (block b's windows at r0 + 128 b + 16 i) x all out_c channels (out_c % 8
+// == 0: `ntiles` 8-channel tiles), block b's 8 output rows at out + b * bstride, ostride bytes apart.
+template <int F, int E>
+static inline void sdot_run(const int8_t *r0, intptr_t blocks, const int8_t *w0, const int32_t *rq0,
+                            const ep::neon::Steps &steps, const int8_t *consts, int8_t *out, intptr_t ostride,
+                            intptr_t ntiles) {
+  const intptr_t count = steps.count, bstride = ostride * EP_NEON_GEMM_PIXELS;
+  const int8_t *w;
+  const int32_t *rq, *o;
+  intptr_t c, k, tiles;
+  int8_t *dst, *base;
+  EP_SDOT_DISPATCH_LOAD(EP_SDOT_RUN_ASM, EP_SDOT_LOAD_PACKED)
 }
 
 // The 4-channel tile (a remainder of 1-4 channels): accumulators v0-v7 (pixel p: v_p), per step one LD1 of the 4
@@ -233,8 +266,8 @@ struct SdotTile {
   // 4-channel tile [out_c - 4, out_c), of 5-7 as an 8-channel tile [out_c - 8, out_c); fewer than 8 channels: one
   // zero-padded tile (4 wide up to 4 channels). Tiles past out_c, or blocks of fewer than 8 pixels, go through tmp.
   template <bool PACKED>
-  void block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
-             int8_t *out) const {
+  __attribute__((always_inline)) void block(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n,
+                                           const ep::neon::Steps &steps, int8_t *out) const {
     const int32_t out_c = p->out_c;
     if (n == EP_NEON_GEMM_PIXELS && out_c >= 8) {  // every tile whole
       const int8_t *w = p->filter;
@@ -248,6 +281,13 @@ struct SdotTile {
       return;
     }
     partial_block<PACKED>(rows, n, steps, out);
+  }
+
+  // ep::neon::TileRuns: a run of whole packed blocks when every tile is a whole 8-channel one.
+  bool run(const int8_t *window, int32_t blocks, const ep::neon::Steps &steps, int8_t *out) const {
+    if (p->out_c % 8 != 0 || blocks <= 0) return false;
+    sdot_run<F, E>(window, blocks, p->filter, p->rq, steps, consts, out, p->out_c, p->out_c / 8);
+    return true;
   }
 
   template <bool PACKED>
@@ -290,8 +330,8 @@ struct SdotTile {
       for (int32_t o = 0; o < count; ++o) dst[(size_t)i * p->out_c + o] = tmp[width * i + o];
   }
 
-  void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const ep::neon::Steps &steps,
-                  int8_t *out, bool packed) const {
+  __attribute__((always_inline)) void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n,
+                                                const ep::neon::Steps &steps, int8_t *out, bool packed) const {
     if (packed)
       block<true>(rows, n, steps, out);
     else

@@ -55,6 +55,17 @@ def cases(group, seed):
             conv_op(rng, "p4", 1, 7, 6, 14, 5, 3, 3, sh=2, sw=2),
             conv_op(rng, "p5", 1, 9, 9, 3, 10, 3, 3),
             conv_op(rng, "p6", 1, 6, 6, 20, 18, 3, 3, padding="VALID")]
+        # in_c % 16 == 0 beyond 16 channels or strided (the SDOT planes, segments = 3): runs of whole blocks and a
+        # remainder that crosses rows, batches, an out_c tail (no runs), stride_w 3 with dilation_h, a 5-group
+        # channel count, a 5x5 border, and a border too wide for pad_planes' table (1x11, 512 channels, stride 2).
+        rng = np.random.default_rng(300 + seed)
+        ops += [conv_op(rng, "q1", 1, 5, 19, 32, 16, 3, 3, act="RELU"),
+                conv_op(rng, "q2", 2, 9, 20, 16, 24, 3, 3, sh=2, sw=2),
+                conv_op(rng, "q3", 1, 7, 21, 48, 12, 3, 3, sh=2, sw=2, padding="VALID"),
+                conv_op(rng, "q4", 1, 8, 26, 32, 8, 2, 3, sw=3, dh=2),
+                conv_op(rng, "q5", 1, 3, 9, 80, 16, 1, 3),
+                conv_op(rng, "q6", 1, 5, 20, 32, 8, 5, 5, sh=1, sw=2),
+                conv_op(rng, "q7", 1, 1, 12, 512, 8, 1, 11, sw=2)]
         return _clip_weights(ops)
     ops = [op for op in dw_fc_cases(seed) if op.kind != "FULLY_CONNECTED"]
     rng = np.random.default_rng(100 + seed)
@@ -131,6 +142,31 @@ def test_segments_pad_filter_rows():
     assert seg.params["segments"] == 1 and seg.params["k_padded"] == 3 * 32
     assert calls[1].params["segments"] == 0  # 4-byte rows: im2col (16-byte rows would triple K)
     assert seg.consts["filter"].size == 2 * 96 * 8
+
+
+def test_planes_for_wide_or_strided_inputs():
+    """The SDOT GEMM reads in_c % 16 == 0 inputs as planes when the in-place rows would not be contiguous (in_c > 16
+    or stride_w > 1), with K unpadded and the scratch holding stride_w * in_c / 16 planes of the padded rows."""
+    rng = np.random.default_rng(1)
+    ops = _clip_weights([conv_op(rng, "a", 1, 9, 10, 32, 8, 3, 3),
+                         conv_op(rng, "b", 1, 9, 10, 16, 8, 3, 3, sh=2, sw=2),
+                         conv_op(rng, "c", 1, 9, 10, 16, 8, 3, 3),
+                         conv_op(rng, "d", 1, 9, 10, 32, 8, 1, 1, sh=2, sw=2)])
+
+    def by_shape(calls):  # (in_c, stride_w, filter_w) -> params
+        return {(c.params["in_c"], c.params["stride_w"], c.params["filter_w"]): c.params for c in calls}
+
+    sdot = by_shape(lower_graph(_graph(ops, "t"), RPI5_ISA).calls)
+    a, b = sdot[(32, 1, 3)], sdot[(16, 2, 3)]
+    assert a["segments"] == 3 and b["segments"] == 3
+    assert sdot[(16, 1, 3)]["segments"] == 1  # 16 channels at stride 1: contiguous in place already
+    assert sdot[(32, 2, 1)]["direct"] == 1
+    assert a["k_padded"] == 9 * 32 and b["k_padded"] == 9 * 16
+    # padded 11 x 12 (SAME): 2 planes of 12 columns; stride 2 (out 5 x 5): padded 11 x 11, 2 x 2 planes of 6 columns
+    assert neon.planes_bytes(a) == 11 * 12 * 32 and neon.planes_bytes(b) == 11 * 6 * 2 * 16
+    assert neon.gemm_scratch_bytes(a) == neon.planes_bytes(a) + 4 * 18 + 8  # the step offsets, 16-byte aligned
+    smlal = lower_graph(_graph(ops, "t"), RPI4_ISA).calls
+    assert all(c.params["segments"] != 3 for c in smlal)
 
 
 @needs_qemu

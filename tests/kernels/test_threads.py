@@ -89,7 +89,7 @@ def synthetic_ops(seed: int = 3):
     the number of independent layers)."""
     rng = np.random.default_rng([91, seed])
     ops = _pick(_neon.cases("gemm", seed), {"ya", "yb", "yd", "ye", "yf", "yg", "yh", "yj", "yk", "yp1", "yp4",
-                                             "yr0", "yr1"}, "g_")
+                                             "yr0", "yr1", "yq1", "yq2", "yq6"}, "g_")
     ops += _pick(_neon.cases("dw_fc", seed), {"ya", "yb", "yd", "ye", "yf", "yg", "ys2", "ys3", "yl"}, "d_")
     conv, dw = _mve.conv_op, _mve.dw_op
     ops += _neon._clip_weights([

@@ -162,14 +162,32 @@ def use_columns(p: dict, sdot: bool) -> bool:
     return not use_segments(p, sdot) or k16 < p["filter_h"] * segment_bytes(p)
 
 
+def use_planes(p: dict, sdot: bool) -> bool:
+    """Whether the SDOT GEMM reads its windows from "planes" (segments = 3, csrc neon_gemm.h pad_planes): the padded
+    input split by input column modulo stride_w and by 16-channel group, so the same 16-byte step of 8 consecutive
+    output pixels is 128 contiguous bytes (two LD1 instead of eight loads) for any in_c % 16 == 0 and stride. Taken
+    where the in-place rows are not already contiguous (in_c > 16 or stride_w > 1); K is (fy, fx, c) as in place."""
+    return (sdot and p["dilation_w"] == 1 and p["in_c"] % 16 == 0 and (p["in_c"] > 16 or p["stride_w"] > 1)
+            and not (p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0))
+
+
+def planes_bytes(p: dict) -> int:
+    """The planes' bytes: padded_h rows of ceil(padded_w / stride_w) 16-byte columns, stride_w * in_c / 16 planes."""
+    padded_h, padded_w, _ = _padded(p)
+    return padded_h * -(-padded_w // p["stride_w"]) * p["stride_w"] * p["in_c"]
+
+
 def gemm_scratch_bytes(p: dict) -> int:
     """Scratch of ep_conv2d_s8_neon / _sdot (csrc/include/edgeprune/detail/neon_gemm.h): the input padded with its
-    zero point when the convolution reads outside it (or segments read past its end), then, unless the GEMM reads
-    each window's rows in place (segments), EP_NEON_GEMM_PIXELS im2col rows and 16 spare bytes; last, the int32
-    offsets of the GEMM row's 16-byte steps (at least 16 bytes: a segment's over-read past the image lands there)."""
+    zero point when the convolution reads outside it (or segments read past its end; planes: always, as planes),
+    then, unless the GEMM reads each window's rows in place (segments), EP_NEON_GEMM_PIXELS im2col rows and 16 spare
+    bytes; last, the int32 offsets of the GEMM row's 16-byte steps (at least 16 bytes: a segment's over-read past
+    the image lands there)."""
     steps = -(-(4 * (p["k_padded"] // 16)) // 16) * 16  # the int32 offsets of the 16-byte steps, last
     if p["direct"]:
         return steps
+    if p["segments"] == 3:
+        return planes_bytes(p) + steps
     padded_h, padded_w, copy = _padded(p, segments=bool(p["segments"]))
     copy = copy or p["segments"] == 2  # columns: always built from the padded copy
     nbytes = -(-(padded_h * padded_w * p["in_c"]) // 16) * 16 if copy else 0
@@ -211,7 +229,9 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)
     segments = int(bool(direct) or use_segments(params, sdot))
-    if not direct and use_columns(params, sdot):  # K in (fx, fy, c) order: a window's columns, one after the other
+    if not direct and use_planes(params, sdot):  # K in (fy, fx, c) order, no padding (in_c % 16 == 0)
+        segments = 3
+    elif not direct and use_columns(params, sdot):  # K in (fx, fy, c) order: a window's columns, one after the other
         segments = 2
         w2 = w.transpose(0, 2, 1, 3).reshape(oc, k).astype(np.int8)
     elif segments and not direct:  # K runs over the filter rows, each zero-padded to segment_bytes

@@ -70,6 +70,10 @@ static inline Source source_geometry(const ep_conv2d_s8_neon_params *p) {
   Source s;
   s.padded_h = (p->out_h - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1;
   s.padded_w = (p->out_w - 1) * p->stride_w + (p->filter_w - 1) * p->dilation_w + 1;
+  if (p->segments == 3 && !p->direct) {  // planes: always a copy, of the padded size
+    s.copy = true;
+    return s;
+  }
   s.copy = p->pad_h > 0 || p->pad_w > 0 || s.padded_h > p->in_h || s.padded_w > p->in_w;
   if (p->segments == 2 && !p->direct) s.copy = true;  // columns: built from the padded copy (see build_columns)
   if (!s.copy && p->segments) {  // the last window's last segment would read past the input: copy it
@@ -97,6 +101,122 @@ static inline void pad_image(const ep_conv2d_s8_neon_params *p, const Source &s,
     fill_bytes(dst, zp, left * C);
     copy_bytes(dst + left * C, in_b + (size_t)iy * p->in_w * C, inside * C);
     fill_bytes(dst + (left + inside) * C, zp, row_bytes - (left + inside) * C);
+  }
+}
+
+/* Planes (segments == 3, in_c % 16 == 0, dilation_w 1): the padded image split into stride_w * in_c / 16 planes,
+ * plane (x % stride_w, c / 16) holding padded_h rows of ceil(padded_w / stride_w) 16-byte columns. Output pixel ox's
+ * tap (fy, fx) of channel group g is column ox + fx / stride_w of plane (fx % stride_w, g): the same 16-byte step of
+ * consecutive output pixels is contiguous (the tiles' packed loads), for any stride and in_c. */
+struct Planes {
+  int32_t width;  // columns per plane row
+  size_t row;     // bytes per plane row (16 * width)
+  size_t bytes;   // bytes per plane
+};
+
+static inline Planes planes_geometry(const ep_conv2d_s8_neon_params *p, const Source &s) {
+  Planes g;
+  g.width = (s.padded_w + p->stride_w - 1) / p->stride_w;
+  g.row = (size_t)g.width * 16u;
+  g.bytes = g.row * (size_t)s.padded_h;
+  return g;
+}
+
+/* Plane columns [j0, j1) of one inside row whose every tap is inside the input: the source runs contiguously, 16
+ * bytes after 16 bytes, round-robin over the K = stride_w * in_c / 16 planes (plane k at dst + k * plane). */
+template <int K>
+static inline void planes_inner(const int8_t *src, int8_t *dst, size_t plane, int32_t n) {
+  size_t o[K];
+  for (int32_t k = 0; k < K; ++k) o[k] = (size_t)k * plane;
+  for (; n > 0; --n, dst += 16) {
+#if defined(__aarch64__)  // multi-register loads (AArch32's arm_neon.h has no vld1q_s8_x2 / _x4)
+    if (K % 4 == 0) {
+#pragma GCC unroll 4
+      for (int32_t k = 0; k < K; k += 4, src += 64) {
+        const int8x16x4_t v = vld1q_s8_x4(src);
+        vst1q_s8(dst + o[k], v.val[0]), vst1q_s8(dst + o[k + 1], v.val[1]);
+        vst1q_s8(dst + o[k + 2], v.val[2]), vst1q_s8(dst + o[k + 3], v.val[3]);
+      }
+      continue;
+    }
+    if (K == 2) {
+      const int8x16x2_t v = vld1q_s8_x2(src);
+      vst1q_s8(dst, v.val[0]), vst1q_s8(dst + o[1], v.val[1]);
+      src += 32;
+      continue;
+    }
+#endif
+#pragma GCC unroll 8
+    for (int32_t k = 0; k < K; ++k) vst1q_s8(dst + o[k], vld1q_s8(src + 16 * k));
+    src += 16 * K;
+  }
+}
+
+#define EP_NEON_PLANES_BORDER 256 /* border taps per row in pad_planes' table (more: tap by tap) */
+
+static inline void pad_planes(const ep_conv2d_s8_neon_params *p, const Source &s, const Planes &g,
+                              const int8_t *in_b, int8_t *dst) {
+  // Locals: the int8_t stores may alias *p and g, so the compiler would reload every field per store.
+  const int8x16_t zp = vdupq_n_s8((int8_t)p->input_zero_point);
+  const int32_t C = p->in_c, groups = C / 16, sw = p->stride_w, K = sw * groups;
+  const int32_t in_h = p->in_h, in_w = p->in_w, pad_h = p->pad_h, pad_w = p->pad_w, width = g.width;
+  const int32_t padded_h = s.padded_h;
+  const size_t plane = g.bytes, prow = g.row, in_row = (size_t)in_w * (size_t)C;
+  // Plane columns j whose sw padded columns j * sw + px all read the input: [ja, jb), contiguous in the source.
+  int32_t ja = (pad_w + sw - 1) / sw, jb = (pad_w + in_w) / sw;
+  if (ja > width) ja = width;
+  if (jb > width) jb = width;
+  if (jb < ja) jb = ja;
+  // The other columns' taps, the same in every row: destination offset in the row, source offset (-1: zero point).
+  int32_t border_dst[EP_NEON_PLANES_BORDER], border_src[EP_NEON_PLANES_BORDER], borders = 0;
+  const bool table = (int64_t)(width - (jb - ja)) * K <= EP_NEON_PLANES_BORDER;
+  for (int32_t j = 0; table && j < width; j = j + 1 == ja ? (jb > ja ? jb : ja) : j + 1) {
+    if (j >= ja && j < jb) continue;
+    for (int32_t px = 0; px < sw; ++px) {
+      const int32_t ix = j * sw + px - pad_w;
+      for (int32_t grp = 0; grp < groups; ++grp, ++borders) {
+        border_dst[borders] = (int32_t)((size_t)(px * groups + grp) * plane + 16u * (size_t)j);
+        border_src[borders] = ix >= 0 && ix < in_w ? ix * C + 16 * grp : -1;
+      }
+    }
+  }
+  for (int32_t y = 0; y < padded_h; ++y) {
+    int8_t *d = dst + (size_t)y * prow;
+    const int32_t iy = y - pad_h;
+    if (iy < 0 || iy >= in_h) {
+      for (int32_t k = 0; k < K; ++k)
+        for (int32_t j = 0; j < width; ++j) vst1q_s8(d + (size_t)k * plane + 16 * j, zp);
+      continue;
+    }
+    const int8_t *row = in_b + (size_t)iy * in_row;
+    if (jb > ja) {
+      const int8_t *src = row + (size_t)(ja * sw - pad_w) * C;
+      int8_t *dj = d + 16 * (size_t)ja;
+      switch (K) {
+        case 2: planes_inner<2>(src, dj, plane, jb - ja); break;
+        case 3: planes_inner<3>(src, dj, plane, jb - ja); break;
+        case 4: planes_inner<4>(src, dj, plane, jb - ja); break;
+        case 6: planes_inner<6>(src, dj, plane, jb - ja); break;
+        case 8: planes_inner<8>(src, dj, plane, jb - ja); break;
+        default:
+          for (int32_t j = ja; j < jb; ++j, src += 16 * K)
+            for (int32_t k = 0; k < K; ++k) vst1q_s8(d + (size_t)k * plane + 16 * j, vld1q_s8(src + 16 * k));
+      }
+    }
+    if (table) {
+      for (int32_t b = 0; b < borders; ++b)
+        vst1q_s8(d + border_dst[b], border_src[b] >= 0 ? vld1q_s8(row + border_src[b]) : zp);
+      continue;
+    }
+    for (int32_t j = 0; j < width; ++j) {  // a very wide border: tap by tap
+      if (j >= ja && j < jb) continue;
+      int8_t *dk = d + 16 * (size_t)j;
+      for (int32_t px = 0; px < sw; ++px) {
+        const int32_t ix = j * sw + px - pad_w;
+        for (int32_t grp = 0; grp < groups; ++grp, dk += plane)
+          vst1q_s8(dk, ix >= 0 && ix < in_w ? vld1q_s8(row + (size_t)ix * C + 16 * grp) : zp);
+      }
+    }
   }
 }
 
@@ -189,6 +309,18 @@ struct Steps {
   int32_t row_steps, row_stride;
 };
 
+/* Tiles that also take a run of whole packed blocks: bool run(const int8_t *window, int32_t blocks, const Steps &,
+ * int8_t *out) computes `blocks` >= 1 blocks of EP_NEON_GEMM_PIXELS pixels, block b's windows at window + 128 b + 16 i
+ * and its outputs at out + 8 b out_c, in one call (false: not taken, the driver goes block by block). */
+template <class T, class = void>
+struct TileRuns {
+  static constexpr bool value = false;
+};
+template <class T>
+struct TileRuns<T, decltype(void(&T::run))> {
+  static constexpr bool value = true;
+};
+
 /* Tile: void operator()(const int8_t *const rows[EP_NEON_GEMM_PIXELS], int32_t n, const Steps &steps, int8_t *out,
  * bool packed) computes all output channels of n <= EP_NEON_GEMM_PIXELS consecutive pixels (rows past n repeat row
  * n - 1); packed: n == EP_NEON_GEMM_PIXELS and rows[i] == rows[0] + 16 * i. */
@@ -201,22 +333,35 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       (p->segments == 1 && !p->direct && (p->dilation_w != 1 || p->k_padded != p->filter_h * segment_bytes(p))) ||
       (p->segments == 2 && !p->direct &&
        (p->dilation_w != 1 || p->k_padded != ((p->filter_h * p->filter_w * p->in_c + 15) & ~15))) ||
-      p->segments < 0 || p->segments > 2)
+      (p->segments == 3 && !p->direct &&
+       (p->dilation_w != 1 || p->in_c % 16 != 0 || p->k_padded != p->filter_h * p->filter_w * p->in_c)) ||
+      p->segments < 0 || p->segments > 3)
     return EP_ERROR_ARGUMENT;
   const Source src = p->direct ? Source{p->in_h, p->in_w, false} : source_geometry(p);
   const bool segments = p->direct || p->segments;  // rows read in place (from the columns for segments == 2)
   const bool columns = !p->direct && p->segments == 2;
+  const bool planar = !p->direct && p->segments == 3;
+  const Planes planes = planes_geometry(p, src);
   const size_t in_image = (size_t)p->in_h * p->in_w * p->in_c;
   const size_t src_row = (size_t)src.padded_w * p->in_c;
   int8_t *padded = (int8_t *)scratch;
-  int8_t *cols = padded + (src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u) : 0);
+  int8_t *cols = padded + (planar     ? planes.bytes * (size_t)(p->stride_w * (p->in_c / 16))
+                           : src.copy ? ((src_row * src.padded_h + 15u) & ~(size_t)15u)
+                                      : 0);
   const int32_t row_bytes = p->filter_w * p->in_c, k = p->filter_h * row_bytes, seg = segment_bytes(p);
   // The step offsets follow the padded image and the im2col rows (or the columns) in the scratch.
   int32_t *offsets = (int32_t *)(void *)(columns    ? cols + columns_bytes(p, src)
                                          : segments ? cols
                                                     : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
   int32_t n_steps = 0, pairs = 0, pair_rows = 0, pair_jump = 0, row_steps = 0, row_stride = 0;
-  if (segments && !p->direct && !columns) {
+  if (planar) {  // (fy, fx, channel group): plane (fx % stride_w, group), column fx / stride_w, row fy * dilation_h
+    const int32_t groups = p->in_c / 16;
+    for (int32_t fy = 0; fy < p->filter_h; ++fy)
+      for (int32_t fx = 0; fx < p->filter_w; ++fx)
+        for (int32_t g = 0; g < groups; ++g)
+          offsets[n_steps++] = (int32_t)((size_t)((fx % p->stride_w) * groups + g) * planes.bytes +
+                                         (size_t)fy * p->dilation_h * planes.row + (size_t)(fx / p->stride_w) * 16u);
+  } else if (segments && !p->direct && !columns) {
     const int32_t stride = (int32_t)(src_row * p->dilation_h);
     row_steps = seg / 16, row_stride = stride;
     for (int32_t fy = 0; fy < p->filter_h; ++fy)
@@ -235,13 +380,18 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
   const int32_t filter_h = p->filter_h, filter_w = p->filter_w, in_c = p->in_c, dilation_w = p->dilation_w;
   const int32_t k_padded = p->k_padded, out_w = p->out_w;
   const size_t tap_row = src_row * (size_t)p->dilation_h;
-  const size_t y_step = columns ? (size_t)column_row_bytes(p, src) : src_row * (size_t)p->stride_h;
-  const size_t x_step = (size_t)p->stride_w * (size_t)in_c * (columns ? (size_t)filter_h : 1u);
+  const size_t y_step = planar    ? planes.row * (size_t)p->stride_h
+                        : columns ? (size_t)column_row_bytes(p, src)
+                                  : src_row * (size_t)p->stride_h;
+  const size_t x_step = planar ? 16u : (size_t)p->stride_w * (size_t)in_c * (columns ? (size_t)filter_h : 1u);
   const bool short_rows = src.copy && dilation_w == 1 && row_bytes < 16;
   int8_t *out = output;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *image = input + (size_t)b * in_image;
-    if (src.copy) {
+    if (planar) {
+      pad_planes(p, src, planes, image, padded);
+      image = padded;
+    } else if (src.copy) {
       pad_image(p, src, image, padded);
       image = padded;
     }
@@ -258,6 +408,16 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       const bool packed = segments && x_step == 16 && in_row;
       const int8_t *rows[EP_NEON_GEMM_PIXELS];
       if (segments && in_row) {  // windows x_step apart, no row change inside the block
+        if constexpr (TileRuns<Tile>::value) {  // the rest of this output row's whole blocks at once
+          const int32_t blocks = (out_w - ox) / EP_NEON_GEMM_PIXELS;
+          if (x_step == 16 && tile.run(window, blocks, steps, out + (size_t)q * p->out_c)) {
+            const int32_t run = blocks * EP_NEON_GEMM_PIXELS;
+            q += run - EP_NEON_GEMM_PIXELS;  // the loop adds the last block's
+            window += (size_t)run * 16u;
+            if ((ox += run) == out_w) ox = 0, row_start += y_step, window = row_start;
+            continue;
+          }
+        }
         rows[0] = window, rows[1] = rows[0] + x_step, rows[2] = rows[1] + x_step, rows[3] = rows[2] + x_step;
         rows[4] = rows[3] + x_step, rows[5] = rows[4] + x_step, rows[6] = rows[5] + x_step, rows[7] = rows[6] + x_step;
         window += EP_NEON_GEMM_PIXELS * x_step;

@@ -56,7 +56,8 @@ typedef struct {
   int32_t act_min, act_max;
   int32_t k_padded; /* filter_h * filter_w * in_c rounded up to 16; segments: filter_h * (filter_w * in_c rounded up) */
   int32_t direct;
-  int32_t segments;    /* 1: each window's filter rows read in place, K = filter_h * segment bytes (see above) */
+  int32_t segments;    /* 1: each window's filter rows read in place, K = filter_h * segment bytes (see above);
+                        * 2: columns (small filter_h * in_c); 3: planes (SDOT, in_c % 16 == 0; see neon_gemm.h) */
   int32_t left_shifts; /* 1 when some output channel's shift is positive (else the left-shift step is skipped) */
   int32_t all_right;   /* 1 when every output channel's shift is negative (the rounding fixup then needs no mask) */
   const int32_t *rq;    /* [ceil(out_c/T)][EP_NEON_RQ_FIELDS][T] */
