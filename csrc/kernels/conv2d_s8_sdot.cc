@@ -90,16 +90,9 @@ namespace {
 // rq per tile (EP_NEON_SDOT_RQ_FIELDS x 8 int32): bias, bias again, multiplier, left shift, right shift. consts:
 // the output offset (8 x int16), act_min and act_max (16 x int8 each). `tiles` consecutive 8-channel tiles, the
 // outer loop in the asm too (the 8 row pointers stay in registers): tile t stores at base + 8 t.
-#define EP_SDOT_TILE_BODY(LOAD, LEFT, FIX, CONSTS, NARROW)                                                  \
-      "0:\n\t"                                                                                               \
-      "mov %[o], %[offsets]\n\t"                                                                             \
-      "mov %[c], %[count]\n\t"                                                                               \
-      "mov %[dst], %[base]\n\t"                                                                              \
-      "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
-      "ld1 {v4.4s-v7.4s}, [%[rq]]\n\t"                                                                       \
-      "ld1 {v8.4s-v11.4s}, [%[rq]]\n\t"                                                                      \
-      "ld1 {v12.4s-v15.4s}, [%[rq]], #64\n\t"                                                                \
-      "tbz %[c], #0, 2f\n\t" /* an odd step count: one step first, then pairs */                             \
+// The K loop over `count` steps: an odd step first, then pairs.
+#define EP_SDOT_KLOOP_STEPS(LOAD)                                                                            \
+      "tbz %[c], #0, 2f\n\t"                                                                                 \
       EP_SDOT_STEP(LOAD)                                                                                     \
       "subs %[c], %[c], #1\n\t"                                                                              \
       "b.eq 3f\n\t"                                                                                          \
@@ -108,7 +101,39 @@ namespace {
       EP_SDOT_STEP(LOAD)                                                                                     \
       "subs %[c], %[c], #2\n\t"                                                                              \
       "b.ne 2b\n\t"                                                                                          \
-      "3:\n\t"                                                                                               \
+      "3:\n\t"
+// Packed triples (Steps::triples; `count` triples): a filter row of 3 taps at stride 1, the taps 16 bytes apart,
+// so tap fx + 1 of pixel p is tap fx of pixel p + 1. The first step loads the 8 pixels' 128 bytes; each of the
+// other two loads one vector (the next pixel's) into the register the step before no longer needs, and the pixels
+// rotate through v24-v31.
+#define EP_SDOT_WEIGHTS "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t" "ld1 {v20.16b-v23.16b}, [%[w]], #64\n\t"
+#define EP_SDOT_PIXELS(x0, x1, x2, x3, x4, x5, x6, x7)                                                    \
+  EP_SDOT_PIXEL(0, 1, x0) EP_SDOT_PIXEL(2, 3, x1) EP_SDOT_PIXEL(4, 5, x2) EP_SDOT_PIXEL(6, 7, x3)         \
+  EP_SDOT_PIXEL(8, 9, x4) EP_SDOT_PIXEL(10, 11, x5) EP_SDOT_PIXEL(12, 13, x6) EP_SDOT_PIXEL(14, 15, x7)
+#define EP_SDOT_KLOOP_TRIPLES                                                                                \
+      "2:\n\t"                                                                                               \
+      "ldrsw %[k], [%[o]], #12\n\t"                                                                          \
+      EP_SDOT_WEIGHTS                                                                                        \
+      "add %[k], %[r0], %[k]\n\t"                                                                            \
+      "ld1 {v24.16b-v27.16b}, [%[k]], #64\n\t"                                                               \
+      "ld1 {v28.16b-v31.16b}, [%[k]]\n\t"                                                                    \
+      EP_SDOT_PIXELS(24, 25, 26, 27, 28, 29, 30, 31)                                                         \
+      EP_SDOT_WEIGHTS "ldr q24, [%[k], #64]\n\t"                                                             \
+      EP_SDOT_PIXELS(25, 26, 27, 28, 29, 30, 31, 24)                                                         \
+      EP_SDOT_WEIGHTS "ldr q25, [%[k], #80]\n\t"                                                             \
+      EP_SDOT_PIXELS(26, 27, 28, 29, 30, 31, 24, 25)                                                         \
+      "subs %[c], %[c], #1\n\t"                                                                              \
+      "b.ne 2b\n\t"
+#define EP_SDOT_TILE_BODY(KLOOP, LEFT, FIX, CONSTS, NARROW)                                                 \
+      "0:\n\t"                                                                                               \
+      "mov %[o], %[offsets]\n\t"                                                                             \
+      "mov %[c], %[count]\n\t"                                                                               \
+      "mov %[dst], %[base]\n\t"                                                                              \
+      "ld1 {v0.4s-v3.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v4.4s-v7.4s}, [%[rq]]\n\t"                                                                       \
+      "ld1 {v8.4s-v11.4s}, [%[rq]]\n\t"                                                                      \
+      "ld1 {v12.4s-v15.4s}, [%[rq]], #64\n\t"                                                                \
+      KLOOP                                                                                                  \
       "ld1 {v16.4s-v19.4s}, [%[rq]], #64\n\t"                                                                \
       "ld1 {v20.4s-v21.4s}, [%[rq]], #32\n\t"                                                                \
       CONSTS                                                                                                 \
@@ -119,7 +144,7 @@ namespace {
       "b.ne 0b\n\t"
 #define EP_SDOT_TILE_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                    \
   __asm__ volatile(                                                                                          \
-      EP_SDOT_TILE_BODY(LOAD, LEFT, FIX, CONSTS, NARROW)                                                     \
+      EP_SDOT_TILE_BODY(EP_SDOT_KLOOP_STEPS(LOAD), LEFT, FIX, CONSTS, NARROW)                                \
       : [w] "+r"(w), [rq] "+r"(rq), [base] "+r"(base), [tiles] "+r"(tiles), [o] "=&r"(o), [c] "=&r"(c),     \
         [k] "=&r"(k), [dst] "=&r"(dst)                                                                       \
       : [r0] "r"(r[0]), [r1] "r"(r[1]), [r2] "r"(r[2]), [r3] "r"(r[3]), [r4] "r"(r[4]), [r5] "r"(r[5]),       \
@@ -131,14 +156,14 @@ namespace {
 
 // A run of whole packed blocks (SdotTile::run): per block, the tile loop of EP_SDOT_TILE_BODY from the first
 // weights and rq; then the windows move on by 8 pixels (128 bytes, r0) and the outputs by 8 rows (bstride).
-#define EP_SDOT_RUN_ASM(LOAD, LEFT, FIX, CONSTS, NARROW)                                                     \
+#define EP_SDOT_RUN_ASM(KLOOP, LEFT, FIX, CONSTS, NARROW)                                                    \
   __asm__ volatile(                                                                                          \
       "1:\n\t"                                                                                               \
       "mov %[w], %[w0]\n\t"                                                                                  \
       "mov %[rq], %[rq0]\n\t"                                                                                \
       "mov %[base], %[out]\n\t"                                                                              \
       "mov %[tiles], %[ntiles]\n\t"                                                                          \
-      EP_SDOT_TILE_BODY(LOAD, LEFT, FIX, CONSTS, NARROW)                                                     \
+      EP_SDOT_TILE_BODY(KLOOP, LEFT, FIX, CONSTS, NARROW)                                                    \
       "add %[r0], %[r0], #128\n\t"                                                                           \
       "add %[out], %[out], %[bstride]\n\t"                                                                   \
       "subs %[blocks], %[blocks], #1\n\t"                                                                    \
@@ -188,12 +213,18 @@ template <int F, int E>
 static inline void sdot_run(const int8_t *r0, intptr_t blocks, const int8_t *w0, const int32_t *rq0,
                             const ep::neon::Steps &steps, const int8_t *consts, int8_t *out, intptr_t ostride,
                             intptr_t ntiles) {
-  const intptr_t count = steps.count, bstride = ostride * EP_NEON_GEMM_PIXELS;
+  const intptr_t bstride = ostride * EP_NEON_GEMM_PIXELS;
   const int8_t *w;
   const int32_t *rq, *o;
   intptr_t c, k, tiles;
   int8_t *dst, *base;
-  EP_SDOT_DISPATCH_LOAD(EP_SDOT_RUN_ASM, EP_SDOT_LOAD_PACKED)
+  if (steps.triples) {
+    const intptr_t count = steps.triples;
+    EP_SDOT_DISPATCH_LOAD(EP_SDOT_RUN_ASM, EP_SDOT_KLOOP_TRIPLES)
+  } else {
+    const intptr_t count = steps.count;
+    EP_SDOT_DISPATCH_LOAD(EP_SDOT_RUN_ASM, EP_SDOT_KLOOP_STEPS(EP_SDOT_LOAD_PACKED))
+  }
 }
 
 // The 4-channel tile (a remainder of 1-4 channels): accumulators v0-v7 (pixel p: v_p), per step one LD1 of the 4

@@ -166,7 +166,8 @@ def use_planes(p: dict, sdot: bool) -> bool:
     """Whether the SDOT GEMM reads its windows from "planes" (segments = 3, csrc neon_gemm.h pad_planes): the padded
     input split by input column modulo stride_w and by 16-channel group, so the same 16-byte step of 8 consecutive
     output pixels is 128 contiguous bytes (two LD1 instead of eight loads) for any in_c % 16 == 0 and stride. Taken
-    where the in-place rows are not already contiguous (in_c > 16 or stride_w > 1); K is (fy, fx, c) as in place."""
+    where the in-place rows are not already contiguous (in_c > 16 or stride_w > 1). K runs (fy, 16-channel group,
+    fx, c): at stride 1 a filter row's taps of one group are consecutive 16-byte steps, 16 bytes apart."""
     return (sdot and p["dilation_w"] == 1 and p["in_c"] % 16 == 0 and (p["in_c"] > 16 or p["stride_w"] > 1)
             and not (p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0))
 
@@ -229,8 +230,10 @@ def _conv2d(call: KernelCall, sdot: bool) -> KernelCall | None:
     direct = int(p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
                  and int(p["in_c"]) % 16 == 0)
     segments = int(bool(direct) or use_segments(params, sdot))
-    if not direct and use_planes(params, sdot):  # K in (fy, fx, c) order, no padding (in_c % 16 == 0)
+    if not direct and use_planes(params, sdot):  # K in (fy, 16-channel group, fx, c) order (neon_gemm.h planes)
         segments = 3
+        fh, fw, groups = int(p["filter_h"]), int(p["filter_w"]), int(p["in_c"]) // 16
+        w2 = w.reshape(oc, fh, fw, groups, 16).transpose(0, 1, 3, 2, 4).reshape(oc, k).astype(np.int8)
     elif not direct and use_columns(params, sdot):  # K in (fx, fy, c) order: a window's columns, one after the other
         segments = 2
         w2 = w.transpose(0, 2, 1, 3).reshape(oc, k).astype(np.int8)

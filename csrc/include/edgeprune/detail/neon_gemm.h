@@ -307,6 +307,9 @@ struct Steps {
   /* Segments: the filter rows' steps per row (segment_bytes / 16) and the bytes from one filter row to the next;
    * else 0. */
   int32_t row_steps, row_stride;
+  /* count / 3 when the steps come in triples 16 bytes apart read by packed blocks (a filter row of 3 taps at stride
+   * 1: tap fx + 1 of pixel p is tap fx of pixel p + 1; planes or 16-channel segments), else 0. */
+  int32_t triples;
 };
 
 /* Tiles that also take a run of whole packed blocks: bool run(const int8_t *window, int32_t blocks, const Steps &,
@@ -354,24 +357,27 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
                                          : segments ? cols
                                                     : cols + EP_NEON_GEMM_SCRATCH_BYTES(p->k_padded) + 16);
   int32_t n_steps = 0, pairs = 0, pair_rows = 0, pair_jump = 0, row_steps = 0, row_stride = 0;
-  if (planar) {  // (fy, fx, channel group): plane (fx % stride_w, group), column fx / stride_w, row fy * dilation_h
+  int32_t triples = 0;
+  if (planar) {  // (fy, channel group, fx): plane (fx % stride_w, group), column fx / stride_w, row fy * dilation_h
     const int32_t groups = p->in_c / 16;
     for (int32_t fy = 0; fy < p->filter_h; ++fy)
-      for (int32_t fx = 0; fx < p->filter_w; ++fx)
-        for (int32_t g = 0; g < groups; ++g)
+      for (int32_t g = 0; g < groups; ++g)
+        for (int32_t fx = 0; fx < p->filter_w; ++fx)
           offsets[n_steps++] = (int32_t)((size_t)((fx % p->stride_w) * groups + g) * planes.bytes +
                                          (size_t)fy * p->dilation_h * planes.row + (size_t)(fx / p->stride_w) * 16u);
+    if (p->filter_w == 3 && p->stride_w == 1) triples = n_steps / 3;
   } else if (segments && !p->direct && !columns) {
     const int32_t stride = (int32_t)(src_row * p->dilation_h);
     row_steps = seg / 16, row_stride = stride;
     for (int32_t fy = 0; fy < p->filter_h; ++fy)
       for (int32_t b = 0; b < seg; b += 16) offsets[n_steps++] = fy * stride + b;
     if (seg % 32 == 0) pairs = seg / 32, pair_rows = p->filter_h, pair_jump = stride - seg;
+    if (p->in_c == 16 && p->filter_w == 3 && p->stride_w == 1) triples = n_steps / 3;  // seg 48: one row, 3 steps
   } else {
     for (int32_t b = 0; b < p->k_padded; b += 16) offsets[n_steps++] = b;
     if (n_steps % 2 == 0) pairs = n_steps / 2, pair_rows = 1;
   }
-  const Steps steps{offsets, n_steps, pairs, pair_rows, pair_jump, row_steps, row_stride};
+  const Steps steps{offsets, n_steps, pairs, pair_rows, pair_jump, row_steps, row_stride, triples};
   if (!segments && p->k_padded > k) {  // the K tail of the im2col rows multiplies zero weights: make it finite
     for (int32_t i = 0; i < EP_NEON_GEMM_PIXELS; ++i) memset(cols + (size_t)i * p->k_padded + k, 0, (size_t)(p->k_padded - k));
   }
