@@ -73,16 +73,38 @@ static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, 
   const int8x16_t lo = vdupq_n_s8((int8_t)p->act_min), hi = vdupq_n_s8((int8_t)p->act_max);
   const int32_t n = p->size;
   int32_t i = 0;
+  const int16x8_t half_pre = vdupq_n_s16((int16_t)(p->left_shift - 15));
   for (; i + 16 <= n; i += 16) {
     const int8x16_t x = vld1q_s8(in1 + i), y = vld1q_s8(in2 + i);
-    int32x4_t a[4], b[4];
-    widen<WIDE>(vaddw_s8(off1, vget_low_s8(x)), pre1, left, &a[0], &a[1]);
-    widen<WIDE>(vaddw_high_s8(off1, x), pre1, left, &a[2], &a[3]);
-    widen<WIDE>(vaddw_s8(off2, vget_low_s8(y)), pre2, left, &b[0], &b[1]);
-    widen<WIDE>(vaddw_high_s8(off2, y), pre2, left, &b[2], &b[3]);
-    const int32x4_t s0 = ro(vaddq_s32(r1(a[0]), r2(b[0]))), s1 = ro(vaddq_s32(r1(a[1]), r2(b[1])));
-    const int32x4_t s2 = ro(vaddq_s32(r1(a[2]), r2(b[2]))), s3 = ro(vaddq_s32(r1(a[3]), r2(b[3])));
-    vst1q_s8(out + i, narrow16<E>(s0, s1, s2, s3, offset, lo, hi));
+    int32x4_t sum[4];
+    if constexpr (WIDE && (K1 == HALF || K2 == HALF)) {
+      // The HALF input's (v + offset) << (left_shift - 1) is ((v + offset) << (left_shift - 15)) * 2^14, inside
+      // int16 (|v + offset| <= 255, left_shift <= 20): one SMLAL by 2^14 adds it to the other input's rescaled
+      // value (exact, as the int32 addition), instead of widening it to int32 and adding.
+      const int8x16_t hv = K1 == HALF ? x : y, ov = K1 == HALF ? y : x;
+      const int16x8_t hoff = K1 == HALF ? off1 : off2, ooff = K1 == HALF ? off2 : off1;
+      const int16x8_t h0 = vshlq_s16(vaddw_s8(hoff, vget_low_s8(hv)), half_pre);
+      const int16x8_t h1 = vshlq_s16(vaddw_high_s8(hoff, hv), half_pre);
+      int32x4_t b[4];
+      widen<WIDE>(vaddw_s8(ooff, vget_low_s8(ov)), K1 == HALF ? pre2 : pre1, left, &b[0], &b[1]);
+      widen<WIDE>(vaddw_high_s8(ooff, ov), K1 == HALF ? pre2 : pre1, left, &b[2], &b[3]);
+      if constexpr (K1 == HALF) {
+        b[0] = r2(b[0]), b[1] = r2(b[1]), b[2] = r2(b[2]), b[3] = r2(b[3]);
+      } else {
+        b[0] = r1(b[0]), b[1] = r1(b[1]), b[2] = r1(b[2]), b[3] = r1(b[3]);
+      }
+      sum[0] = vmlal_n_s16(b[0], vget_low_s16(h0), 1 << 14), sum[1] = vmlal_n_s16(b[1], vget_high_s16(h0), 1 << 14);
+      sum[2] = vmlal_n_s16(b[2], vget_low_s16(h1), 1 << 14), sum[3] = vmlal_n_s16(b[3], vget_high_s16(h1), 1 << 14);
+    } else {
+      int32x4_t a[4], b[4];
+      widen<WIDE>(vaddw_s8(off1, vget_low_s8(x)), pre1, left, &a[0], &a[1]);
+      widen<WIDE>(vaddw_high_s8(off1, x), pre1, left, &a[2], &a[3]);
+      widen<WIDE>(vaddw_s8(off2, vget_low_s8(y)), pre2, left, &b[0], &b[1]);
+      widen<WIDE>(vaddw_high_s8(off2, y), pre2, left, &b[2], &b[3]);
+      sum[0] = vaddq_s32(r1(a[0]), r2(b[0])), sum[1] = vaddq_s32(r1(a[1]), r2(b[1]));
+      sum[2] = vaddq_s32(r1(a[2]), r2(b[2])), sum[3] = vaddq_s32(r1(a[3]), r2(b[3]));
+    }
+    vst1q_s8(out + i, narrow16<E>(ro(sum[0]), ro(sum[1]), ro(sum[2]), ro(sum[3]), offset, lo, hi));
   }
   return i;
 }
