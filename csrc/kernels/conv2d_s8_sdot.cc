@@ -227,6 +227,28 @@ static inline void sdot_run(const int8_t *r0, intptr_t blocks, const int8_t *w0,
   }
 }
 
+// `blocks` >= 1 blocks of 8 pixels whose windows are x_step bytes apart (not packed: in place with wider rows, or
+// columns): block b's windows at window + x_step (8 b + i), its 8 output rows at out + b * 8 ostride; every tile a
+// whole 8-channel one. One call for the run, the tile asm per block (the d8-d15 saves once).
+template <int F, int E>
+__attribute__((noinline)) static void sdot_rows_run(const int8_t *window, intptr_t x_step, intptr_t blocks,
+                                                    const int8_t *w0, const int32_t *rq0, const ep::neon::Steps &steps,
+                                                    const int8_t *consts, int8_t *out, intptr_t ostride,
+                                                    intptr_t ntiles) {
+  constexpr bool PACKED = false;
+  const intptr_t count = steps.count;
+  for (; blocks > 0; --blocks, window += EP_NEON_GEMM_PIXELS * x_step, out += EP_NEON_GEMM_PIXELS * ostride) {
+    const int8_t *const r[EP_NEON_GEMM_PIXELS] = {window,              window + x_step,     window + 2 * x_step,
+                                                  window + 3 * x_step, window + 4 * x_step, window + 5 * x_step,
+                                                  window + 6 * x_step, window + 7 * x_step};
+    const int8_t *w = w0;
+    const int32_t *rq = rq0, *o;
+    intptr_t c, k, tiles = ntiles;
+    int8_t *dst, *base = out;
+    EP_SDOT_DISPATCH(EP_SDOT_TILE_ASM)
+  }
+}
+
 // The 4-channel tile (a remainder of 1-4 channels): accumulators v0-v7 (pixel p: v_p), per step one LD1 of the 4
 // weight vectors v16-v19 (k-group g: v16 + g) and 32 SDOTs; rq: bias' 4 times (two LD1 start the 8 accumulators),
 // then multiplier, left shift, right shift (v16-v18); 4-byte stores.
@@ -314,10 +336,15 @@ struct SdotTile {
     partial_block<PACKED>(rows, n, steps, out);
   }
 
-  // ep::neon::TileRuns: a run of whole packed blocks when every tile is a whole 8-channel one.
-  bool run(const int8_t *window, int32_t blocks, const ep::neon::Steps &steps, int8_t *out) const {
+  // ep::neon::TileRuns: a run of whole blocks when every tile is a whole 8-channel one; packed (x_step 16): all in
+  // one asm loop.
+  bool run(const int8_t *window, size_t x_step, int32_t blocks, const ep::neon::Steps &steps, int8_t *out) const {
     if (p->out_c % 8 != 0 || blocks <= 0) return false;
-    sdot_run<F, E>(window, blocks, p->filter, p->rq, steps, consts, out, p->out_c, p->out_c / 8);
+    if (x_step == 16)
+      sdot_run<F, E>(window, blocks, p->filter, p->rq, steps, consts, out, p->out_c, p->out_c / 8);
+    else
+      sdot_rows_run<F, E>(window, (intptr_t)x_step, blocks, p->filter, p->rq, steps, consts, out, p->out_c,
+                          p->out_c / 8);
     return true;
   }
 

@@ -58,6 +58,7 @@ def cases(group, seed):
         # in_c % 16 == 0 beyond 16 channels or strided (the SDOT planes, segments = 3): runs of whole blocks and a
         # remainder that crosses rows, batches, an out_c tail (no runs), stride_w 3 with dilation_h, a 5-group
         # channel count, a 5x5 border, and a border too wide for pad_planes' table (1x11, 512 channels, stride 2).
+        # Last, a strided 1x1 read in place with 2 whole blocks per output row.
         rng = np.random.default_rng(300 + seed)
         ops += [conv_op(rng, "q1", 1, 5, 19, 32, 16, 3, 3, act="RELU"),
                 conv_op(rng, "q2", 2, 9, 20, 16, 24, 3, 3, sh=2, sw=2),
@@ -65,7 +66,8 @@ def cases(group, seed):
                 conv_op(rng, "q4", 1, 8, 26, 32, 8, 2, 3, sw=3, dh=2),
                 conv_op(rng, "q5", 1, 3, 9, 80, 16, 1, 3),
                 conv_op(rng, "q6", 1, 5, 20, 32, 8, 5, 5, sh=1, sw=2),
-                conv_op(rng, "q7", 1, 1, 12, 512, 8, 1, 11, sw=2)]
+                conv_op(rng, "q7", 1, 1, 12, 512, 8, 1, 11, sw=2),
+                conv_op(rng, "q8", 1, 6, 34, 32, 16, 1, 1, sh=2, sw=2)]  # direct rows 64 bytes apart: row runs
         return _clip_weights(ops)
     ops = [op for op in dw_fc_cases(seed) if op.kind != "FULLY_CONNECTED"]
     rng = np.random.default_rng(100 + seed)

@@ -312,9 +312,10 @@ struct Steps {
   int32_t triples;
 };
 
-/* Tiles that also take a run of whole packed blocks: bool run(const int8_t *window, int32_t blocks, const Steps &,
- * int8_t *out) computes `blocks` >= 1 blocks of EP_NEON_GEMM_PIXELS pixels, block b's windows at window + 128 b + 16 i
- * and its outputs at out + 8 b out_c, in one call (false: not taken, the driver goes block by block). */
+/* Tiles that also take a run of whole blocks: bool run(const int8_t *window, size_t x_step, int32_t blocks,
+ * const Steps &, int8_t *out) computes `blocks` >= 1 blocks of EP_NEON_GEMM_PIXELS pixels, pixel j's window at
+ * window + x_step j (packed: x_step == 16) and its outputs at out + j out_c, in one call (false: not taken, the
+ * driver goes block by block). */
 template <class T, class = void>
 struct TileRuns {
   static constexpr bool value = false;
@@ -416,10 +417,10 @@ static inline ep_status conv_gemm(const ep_conv2d_s8_neon_params *p, const int8_
       if (segments && in_row) {  // windows x_step apart, no row change inside the block
         if constexpr (TileRuns<Tile>::value) {  // the rest of this output row's whole blocks at once
           const int32_t blocks = (out_w - ox) / EP_NEON_GEMM_PIXELS;
-          if (x_step == 16 && tile.run(window, blocks, steps, out + (size_t)q * p->out_c)) {
+          if (tile.run(window, x_step, blocks, steps, out + (size_t)q * p->out_c)) {
             const int32_t run = blocks * EP_NEON_GEMM_PIXELS;
             q += run - EP_NEON_GEMM_PIXELS;  // the loop adds the last block's
-            window += (size_t)run * 16u;
+            window += (size_t)run * x_step;
             if ((ox += run) == out_w) ox = 0, row_start += y_step, window = row_start;
             continue;
           }
