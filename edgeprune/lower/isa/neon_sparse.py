@@ -63,6 +63,11 @@ class GemmCost:
     fc_dense_per_tail: float
     fc_dense_per_output: float
     fc_dense_per_batch: float
+    # Packed dense SDOT convs (in_c % 16 == 0, not direct: neon_gemm.h planes or 16-channel rows in place, a whole
+    # output row per call): per tile and step (3-tap filter rows at stride 1, whose taps share loads; others), per
+    # tile, per unit, per byte of the padded input (the planes' copy). Fit to 11 3x3 / 5x5 layers, strides 1 and 2,
+    # 16-64 channels (bench/sparse.py's dense SDOT counts; within 5%). None: no packed dense kernel.
+    packed: tuple[float, float, float, float, float] | None = None
 
     def units(self, rows: int) -> int:
         """GEMM units for `rows` rows, walked 8 at a time."""
@@ -75,8 +80,16 @@ class GemmCost:
                     + self.sparse_per_unit)
         return self.units(rows) * per_unit + (self.fc_per_output * rows * groups * 8 if fc else 0.0)
 
-    def dense(self, rows: int, steps: int, out_c: int) -> float:
+    def dense(self, rows: int, steps: int, out_c: int, geometry: dict | None = None) -> float:
         tiles = -(-out_c // self.dense_tile_oc)
+        if self.packed is not None and geometry is not None and packed_dense(geometry):
+            per_step_triples, per_step, per_tile, per_unit, per_byte = self.packed
+            g = geometry
+            triples = g["filter_w"] == 3 and g["stride_w"] == 1
+            padded_h = (g["out_h"] - 1) * g["stride_h"] + (g["filter_h"] - 1) * g["dilation_h"] + 1
+            padded_w = (g["out_w"] - 1) * g["stride_w"] + g["filter_w"]
+            return (self.units(rows) * (tiles * ((per_step_triples if triples else per_step) * steps + per_tile)
+                                        + per_unit) + per_byte * g["batches"] * padded_h * padded_w * g["in_c"])
         return self.units(rows) * (tiles * (self.dense_per_tile_step * steps + self.dense_per_tile)
                                    + self.dense_per_unit)
 
@@ -94,8 +107,16 @@ COST = {
     "sdot": GemmCost(sparse_per_step=36.9, sparse_per_block=20.9, sparse_per_group=136.1, sparse_per_unit=438.5,
                      fc_per_output=27.9, dense_tile_oc=8, dense_per_tile_step=72.9, dense_per_tile=112.5,
                      dense_per_unit=506.8, unit_rows=8, fc_dense_per_mac=0.254, fc_dense_per_tail=9.36,
-                     fc_dense_per_output=46.5, fc_dense_per_batch=171.3),
+                     fc_dense_per_output=46.5, fc_dense_per_batch=171.3,
+                     packed=(70.29, 72.48, 20.35, 295.5, 0.428)),
 }
+
+
+def packed_dense(p: dict) -> bool:
+    """Whether the dense SDOT GEMM reads this conv's blocks packed (neon.py use_planes, or 16 channels at stride 1
+    in place): in_c % 16 == 0, dilation_w 1, not a direct 1x1."""
+    direct = p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+    return p["in_c"] % 16 == 0 and p["dilation_w"] == 1 and not direct
 
 
 def block_mask(w2: np.ndarray) -> np.ndarray:
@@ -142,24 +163,26 @@ def scratch_bytes(p: dict, sdot: bool) -> int:
     return table + nbytes + steps
 
 
-def estimate(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> tuple[float, float]:
-    """(sparse, dense) instructions of the layer's GEMM over `rows` rows (pixels x batches, or FC batches)."""
+def estimate(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False,
+             geometry: dict | None = None) -> tuple[float, float]:
+    """(sparse, dense) instructions of the layer's GEMM over `rows` rows (pixels x batches, or FC batches);
+    geometry: the conv's params (the dense SDOT GEMM's packed layers cost less)."""
     cost = COST["sdot" if sdot else "smlal"]
     oc, k = w2.shape
     mask = block_mask(w2)
     steps = -(-k // 16)
     sparse = cost.sparse(rows, steps, int(mask.sum()), mask.shape[0], fc)
-    dense = cost.fc_dense(rows, k, oc) if fc else cost.dense(rows, steps, oc)
+    dense = cost.fc_dense(rows, k, oc) if fc else cost.dense(rows, steps, oc, geometry)
     return sparse, dense
 
 
-def sparse_cheaper(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False) -> bool:
+def sparse_cheaper(w2: np.ndarray, rows: int, sdot: bool, fc: bool = False, geometry: dict | None = None) -> bool:
     """Whether the sparse kernel executes fewer instructions than the dense one on these weights. A layer without an
     all-zero 8x4 block stays dense: the sparse kernel's only gain there would be skipping the dense GEMM's K padding
     (e.g. K = 40 runs 48), and unpruned layers keep the dense kernels they are tuned and tested with."""
     if -(-w2.shape[1] // 4) > MAX_GROUPS or bool(block_mask(w2).all()):
         return False
-    sparse, dense = estimate(w2, rows, sdot, fc)
+    sparse, dense = estimate(w2, rows, sdot, fc, geometry)
     return sparse < dense
 
 
@@ -170,7 +193,7 @@ def _call(call: KernelCall, w2: np.ndarray, bias: np.ndarray, params: dict, cons
     if -(-w2.shape[1] // 4) > MAX_GROUPS:
         return None
     rows = params["batches"] * params["out_h"] * params["out_w"]
-    if MODE == "auto" and not sparse_cheaper(w2, rows, sdot, fc):
+    if MODE == "auto" and not sparse_cheaper(w2, rows, sdot, fc, None if fc else params):
         # Dense is cheaper. FC has no dense NEON kernel: on the Pi 5 keep the portable call here (declining would
         # hand it to the sparse SMLAL specializer, priced against its own, slower GEMM).
         return call if fc and sdot else None
