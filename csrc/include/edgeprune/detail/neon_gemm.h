@@ -122,8 +122,9 @@ static inline Planes planes_geometry(const ep_conv2d_s8_neon_params *p, const So
   return g;
 }
 
-/* Plane columns [j0, j1) of one inside row whose every tap is inside the input: the source runs contiguously, 16
- * bytes after 16 bytes, round-robin over the K = stride_w * in_c / 16 planes (plane k at dst + k * plane). */
+/* n plane columns of one input row whose every tap reads the input (pad_planes' [ja, jb)): the source runs
+ * contiguously, 16 bytes after 16 bytes, round-robin over the K = stride_w * in_c / 16 planes (plane k at
+ * dst + k * plane). */
 template <int K>
 static inline void planes_inner(const int8_t *src, int8_t *dst, size_t plane, int32_t n) {
   size_t o[K];
