@@ -10,7 +10,7 @@ namespace {
 // MultiplyByQuantizedMultiplier with a shift <= 0 (ADD's rescales): no left shift. KIND: ANY_SHIFT (masked rounding
 // fixup), NEGATIVE (the shift is < 0: the fixup of conv_neon.h needs no mask) or ZERO (RoundingDivideByPOT by 0 is
 // the identity) or HALF (shift 0 and multiplier 2^30, TFLite's larger-scale input: SaturatingRoundingDoublingHighMul
-// of (x + offset) << left_shift by 2^30 is exactly (x + offset) << (left_shift - 1), which widen() produces).
+// of (x + offset) << left_shift by 2^30 is exactly (x + offset) << (left_shift - 1), which add_vectors adds by SMLAL).
 // NO_FIX (the output rescale of a fused ReLU, conv_neon.h EPI_RELU): the shift is < 0 and the rounding fixup for
 // negative values is skipped (the output clamps to act_min either way).
 enum { ANY_SHIFT, NEGATIVE, ZERO, HALF, NO_FIX };
@@ -63,8 +63,7 @@ static inline int8x16_t narrow16(int32x4_t s0, int32x4_t s1, int32x4_t s2, int32
 template <bool WIDE, int K1, int K2, int KO, int E>
 static inline int32_t add_vectors(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   const int32x4_t left = vdupq_n_s32(p->left_shift);
-  const int16x8_t pre1 = vdupq_n_s16((int16_t)(p->left_shift - 16 - (K1 == HALF)));
-  const int16x8_t pre2 = vdupq_n_s16((int16_t)(p->left_shift - 16 - (K2 == HALF)));
+  const int16x8_t pre1 = vdupq_n_s16((int16_t)(p->left_shift - 16)), pre2 = pre1;
   const Rescale<K1> r1{vdupq_n_s32(p->input1_multiplier), vdupq_n_s32(p->input1_shift)};
   const Rescale<K2> r2{vdupq_n_s32(p->input2_multiplier), vdupq_n_s32(p->input2_shift)};
   const Rescale<KO> ro{vdupq_n_s32(p->output_multiplier), vdupq_n_s32(p->output_shift)};
@@ -128,7 +127,7 @@ static inline int32_t add_output(const ep_add_s8_params *p, const int8_t *in1, c
 template <bool WIDE>
 static inline int32_t add_dispatch(const ep_add_s8_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   const int32_t half = 1 << 30;
-  if (WIDE && p->left_shift >= 17 && p->output_shift < 0) {  // HALF needs the shift by left_shift - 17 in widen()
+  if (WIDE && p->output_shift < 0) {  // HALF: (v + offset) << (left_shift - 15) in int16 (WIDE: left_shift >= 16)
     if (p->input1_shift == 0 && p->input1_multiplier == half && p->input2_shift < 0)
       return add_output<WIDE, HALF, NEGATIVE>(p, in1, in2, out);
     if (p->input1_shift < 0 && p->input2_shift == 0 && p->input2_multiplier == half)

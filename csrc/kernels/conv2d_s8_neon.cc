@@ -212,24 +212,6 @@ namespace {
   "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                                    \
   EP_DOT16_PIXEL("v0", "v1", "v2", "v3", "v26") EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v27")                 \
   EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v28") EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v29")
-#define EP_SMLAL_SLIDE_ASM(LEFT, FIX, NARROW)                                                                 \
-  __asm__ volatile(                                                                                            \
-      "mov %[runs], %[nruns]\n\t"                                                                              \
-      EP_SMLAL_SLIDE_ROW(EP_DOT16_PIXEL_FIRST)                                                                 \
-      "subs %[runs], %[runs], #1\n\t"                                                                          \
-      "b.eq 3f\n\t"                                                                                            \
-      "1:\n\t"                                                                                                 \
-      EP_SMLAL_SLIDE_ROW(EP_DOT16_PIXEL)                                                                       \
-      "subs %[runs], %[runs], #1\n\t"                                                                          \
-      "b.ne 1b\n\t"                                                                                            \
-      "3:\n\t"                                                                                                 \
-      EP_SMLAL_EPILOGUE(LEFT, FIX, NARROW)                                                                     \
-      : [w] "+r"(w), [runs] "=&r"(runs), [r0] "+r"(r0), [dst] "+r"(dst)                                        \
-      : [nruns] "r"(nruns), [jump] "r"(jump), [rq] "r"(rq), [consts] "r"(consts), [ostride] "r"(ostride)      \
-      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",   \
-        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
-        "v29")
-
 // SLIDE3_S2: as SLIDE3 with windows 32 bytes apart (stride 2 over 16 channels): the 144 bytes at r0 are the vectors
 // x0-x8 (x_j at r0 + 16 j) and step s of pixel i reads x_{2i+s}. Two LD1 of 4 vectors (x0-x7: v24-v31) serve steps
 // 0 (v24, v26, v28, v30) and 1 (v25, v27, v29, v31), an LDR puts x8 in v24 (free after step 0) for step 2 (v26, v28,
@@ -249,14 +231,15 @@ namespace {
   "ld1 {v16.16b-v19.16b}, [%[w]], #64\n\t"                                                                    \
   EP_DOT16_PIXEL("v0", "v1", "v2", "v3", "v26") EP_DOT16_PIXEL("v4", "v5", "v6", "v7", "v28")                 \
   EP_DOT16_PIXEL("v8", "v9", "v10", "v11", "v30") EP_DOT16_PIXEL("v12", "v13", "v14", "v15", "v24")
-#define EP_SMLAL_SLIDE2_ASM(LEFT, FIX, NARROW)                                                                \
+// The SLIDE3 / SLIDE3_S2 asm: ROW (EP_SMLAL_SLIDE_ROW / EP_SMLAL_SLIDE2_ROW) per filter row, then the epilogue.
+#define EP_SMLAL_SLIDE_ASM(ROW, LEFT, FIX, NARROW)                                                                \
   __asm__ volatile(                                                                                            \
       "mov %[runs], %[nruns]\n\t"                                                                              \
-      EP_SMLAL_SLIDE2_ROW(EP_DOT16_PIXEL_FIRST)                                                                \
+      ROW(EP_DOT16_PIXEL_FIRST)                                                                \
       "subs %[runs], %[runs], #1\n\t"                                                                          \
       "b.eq 3f\n\t"                                                                                            \
       "1:\n\t"                                                                                                 \
-      EP_SMLAL_SLIDE2_ROW(EP_DOT16_PIXEL)                                                                      \
+      ROW(EP_DOT16_PIXEL)                                                                      \
       "subs %[runs], %[runs], #1\n\t"                                                                          \
       "b.ne 1b\n\t"                                                                                            \
       "3:\n\t"                                                                                                 \
@@ -287,8 +270,8 @@ __attribute__((always_inline)) static inline void smlal_tile(const int8_t *r0, c
   (void)k, (void)c, (void)runs, (void)pairs, (void)nruns, (void)jump, (void)count, (void)offsets;
 #define EP_SMLAL_ANY_ASM(FIRST, STEP, LEFT, FIX, NARROW)                                                        \
   if (MODE == PAIRS) EP_SMLAL_PAIRS_ASM(LEFT, FIX, NARROW);                                                      \
-  else if (MODE == SLIDE3) EP_SMLAL_SLIDE_ASM(LEFT, FIX, NARROW);                                                \
-  else if (MODE == SLIDE3_S2) EP_SMLAL_SLIDE2_ASM(LEFT, FIX, NARROW);                                            \
+  else if (MODE == SLIDE3) EP_SMLAL_SLIDE_ASM(EP_SMLAL_SLIDE_ROW, LEFT, FIX, NARROW);                            \
+  else if (MODE == SLIDE3_S2) EP_SMLAL_SLIDE_ASM(EP_SMLAL_SLIDE2_ROW, LEFT, FIX, NARROW);                        \
   else EP_SMLAL_TILE_ASM(FIRST, STEP, LEFT, FIX, NARROW);
 #define EP_SMLAL_TILE_FIX(FIRST, STEP, LEFT, NARROW)                                                             \
   if (E == ep::neon::EPI_RELU || E == ep::neon::EPI_RELU_U8) { EP_SMLAL_ANY_ASM(FIRST, STEP, LEFT, EP_SMLAL_FIX_NONE, NARROW) } \

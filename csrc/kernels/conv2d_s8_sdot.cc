@@ -235,7 +235,6 @@ __attribute__((noinline)) static void sdot_rows_run(const int8_t *window, intptr
                                                     const int8_t *w0, const int32_t *rq0, const ep::neon::Steps &steps,
                                                     const int8_t *consts, int8_t *out, intptr_t ostride,
                                                     intptr_t ntiles) {
-  constexpr bool PACKED = false;
   const intptr_t count = steps.count;
   for (; blocks > 0; --blocks, window += EP_NEON_GEMM_PIXELS * x_step, out += EP_NEON_GEMM_PIXELS * ostride) {
     const int8_t *const r[EP_NEON_GEMM_PIXELS] = {window,              window + x_step,     window + 2 * x_step,
@@ -245,7 +244,7 @@ __attribute__((noinline)) static void sdot_rows_run(const int8_t *window, intptr
     const int32_t *rq = rq0, *o;
     intptr_t c, k, tiles = ntiles;
     int8_t *dst, *base = out;
-    EP_SDOT_DISPATCH(EP_SDOT_TILE_ASM)
+    EP_SDOT_DISPATCH_LOAD(EP_SDOT_TILE_ASM, EP_SDOT_LOAD_ROWS)
   }
 }
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeprune.lower.isa.common import const_arg
-from edgeprune.lower.isa.neon import gemm_bias, rq_fields
+from edgeprune.lower.isa.neon import _padded, gemm_bias, rq_fields
 from edgeprune.lower.program import KernelCall, Scratch
 from edgeprune.lower.specialize import specializer
 
@@ -86,8 +86,7 @@ class GemmCost:
             per_step_triples, per_step, per_tile, per_unit, per_byte = self.packed
             g = geometry
             triples = g["filter_w"] == 3 and g["stride_w"] == 1
-            padded_h = (g["out_h"] - 1) * g["stride_h"] + (g["filter_h"] - 1) * g["dilation_h"] + 1
-            padded_w = (g["out_w"] - 1) * g["stride_w"] + g["filter_w"]
+            padded_h, padded_w, _ = _padded(g)
             return (self.units(rows) * (tiles * ((per_step_triples if triples else per_step) * steps + per_tile)
                                         + per_unit) + per_byte * g["batches"] * padded_h * padded_w * g["in_c"])
         return self.units(rows) * (tiles * (self.dense_per_tile_step * steps + self.dense_per_tile)
@@ -115,8 +114,7 @@ COST = {
 def packed_dense(p: dict) -> bool:
     """Whether the dense SDOT GEMM reads this conv's blocks packed (neon.py use_planes, or 16 channels at stride 1
     in place): in_c % 16 == 0, dilation_w 1, not a direct 1x1."""
-    direct = p["filter_h"] == 1 and p["filter_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
-    return p["in_c"] % 16 == 0 and p["dilation_w"] == 1 and not direct
+    return p["in_c"] % 16 == 0 and p["dilation_w"] == 1 and not p["direct"]
 
 
 def block_mask(w2: np.ndarray) -> np.ndarray:
@@ -142,12 +140,6 @@ def pack_blocks(w2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         stream += [len(kept), *kept.tolist()]
     return weights, np.asarray(stream, dtype=np.int16)
 
-
-def _padded(p: dict) -> tuple[int, int, bool]:
-    padded_h = (p["out_h"] - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
-    padded_w = (p["out_w"] - 1) * p["stride_w"] + (p["filter_w"] - 1) * p["dilation_w"] + 1
-    copy = p["pad_h"] > 0 or p["pad_w"] > 0 or padded_h > p["in_h"] or padded_w > p["in_w"]
-    return padded_h, padded_w, copy
 
 
 def scratch_bytes(p: dict, sdot: bool) -> int:

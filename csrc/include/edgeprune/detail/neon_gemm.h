@@ -171,8 +171,7 @@ static inline void pad_planes(const ep_conv2d_s8_neon_params *p, const Source &s
   // The other columns' taps, the same in every row: destination offset in the row, source offset (-1: zero point).
   int32_t border_dst[EP_NEON_PLANES_BORDER], border_src[EP_NEON_PLANES_BORDER], borders = 0;
   const bool table = (int64_t)(width - (jb - ja)) * K <= EP_NEON_PLANES_BORDER;
-  for (int32_t j = 0; table && j < width; j = j + 1 == ja ? (jb > ja ? jb : ja) : j + 1) {
-    if (j >= ja && j < jb) continue;
+  auto border_column = [&](int32_t j) {
     for (int32_t px = 0; px < sw; ++px) {
       const int32_t ix = j * sw + px - pad_w;
       for (int32_t grp = 0; grp < groups; ++grp, ++borders) {
@@ -180,7 +179,9 @@ static inline void pad_planes(const ep_conv2d_s8_neon_params *p, const Source &s
         border_src[borders] = ix >= 0 && ix < in_w ? ix * C + 16 * grp : -1;
       }
     }
-  }
+  };
+  for (int32_t j = 0; table && j < ja; ++j) border_column(j);
+  for (int32_t j = jb; table && j < width; ++j) border_column(j);
   for (int32_t y = 0; y < padded_h; ++y) {
     int8_t *d = dst + (size_t)y * prow;
     const int32_t iy = y - pad_h;
